@@ -1,0 +1,93 @@
+"""Time: an injectable `Clock`, and instants that are always time-zone aware and in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol, runtime_checkable
+
+import pendulum
+
+from crmkit.errors import ValidationError
+
+__all__ = ["Clock", "FixedClock", "SystemClock", "to_utc"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Tells the time. Everything in crmkit that needs "now" asks a clock it was given."""
+
+    def now(self) -> pendulum.DateTime:
+        """The current instant, in UTC."""
+        ...
+
+
+class SystemClock:
+    """The real time, from the operating system."""
+
+    def now(self) -> pendulum.DateTime:
+        """The current instant, in UTC."""
+        return pendulum.now(pendulum.UTC)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class FixedClock:
+    """A clock that stands still until moved: for tests, demos and replays.
+
+    >>> clock = FixedClock("2026-03-08T09:00:00+08:00")
+    >>> clock.now()
+    DateTime(2026, 3, 8, 1, 0, 0, tzinfo=Timezone('UTC'))
+    >>> clock.advance(days=1).now().to_date_string()
+    '2026-03-09'
+    """
+
+    def __init__(self, at: dt.datetime | str) -> None:
+        self._now = to_utc(at, "at")
+
+    def now(self) -> pendulum.DateTime:
+        """The instant the clock is set to, in UTC."""
+        return self._now
+
+    def set(self, at: dt.datetime | str) -> FixedClock:
+        """Move the clock to `at` (which must carry a time zone); returns the clock."""
+        self._now = to_utc(at, "at")
+        return self
+
+    def advance(
+        self,
+        *,
+        days: int = 0,
+        hours: int = 0,
+        minutes: int = 0,
+        seconds: float = 0,
+    ) -> FixedClock:
+        """Move the clock forward by an exact duration; returns the clock."""
+        self._now = self._now + dt.timedelta(
+            days=days, hours=hours, minutes=minutes, seconds=seconds
+        )
+        return self
+
+    def __repr__(self) -> str:
+        return f"FixedClock({self._now.isoformat()!r})"
+
+
+def to_utc(value: object, path: str = "") -> pendulum.DateTime:
+    """`value` (an aware datetime or an ISO 8601 string with an offset) as a UTC pendulum instant.
+
+    Raises:
+        ValidationError: `value` is naive, not a datetime, or not an ISO 8601 instant.
+    """
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError.of(path, f"{value!r} is not an ISO 8601 date and time") from None
+        value = parsed
+    if not isinstance(value, dt.datetime):
+        raise ValidationError.of(path, f"must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError.of(path, f"{value.isoformat()} has no time zone; give an offset")
+    if isinstance(value, pendulum.DateTime) and value.tzinfo is pendulum.UTC:
+        return value
+    return pendulum.instance(value.astimezone(dt.UTC), tz=pendulum.UTC)

@@ -1,0 +1,357 @@
+"""One cattrs converter between domain objects and plain data (dicts, lists, str, int, bool, None).
+
+The plain form is JSON-ready and exact: Decimals and instants travel as strings, money as
+``{"amount": "12.30", "currency": "CNY"}``. Structuring is strict, for data from outside: no float
+becomes a Decimal, no ``"false"`` becomes a bool, unknown keys are refused, and every problem is
+reported with its path in one `ValidationError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+import types
+import typing
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+import cattrs
+import pendulum
+
+from crmkit._clock import to_utc
+from crmkit._contact_points import EmailAddress, PhoneNumber
+from crmkit._money import Money, _to_decimal
+from crmkit._validation import field_issues
+from crmkit.customers._model import CustomValue
+from crmkit.errors import CrmkitError, Issue, ValidationError
+
+__all__ = ["from_dict", "make_converter", "to_dict"]
+
+T = TypeVar("T")
+
+_CUSTOM_VALUES = dict[str, CustomValue]
+
+
+def _fail(problem: str) -> typing.NoReturn:
+    raise ValidationError.of("", problem)
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# --- custom field values: tagged so that Decimal and date come back as what they were -------------
+
+
+def _custom_out(values: Mapping[str, CustomValue]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name, value in values.items():
+        if isinstance(value, Decimal):
+            out[name] = {"decimal": str(value)}
+        elif isinstance(value, dt.date):
+            out[name] = {"date": value.isoformat()}
+        else:
+            out[name] = value
+    return out
+
+
+def _custom_in(data: object, _: object) -> dict[str, CustomValue]:
+    if not isinstance(data, Mapping):
+        _fail(f"must be an object, not {_kind(data)}")
+    out: dict[str, CustomValue] = {}
+    found: list[Issue] = []
+    for name, value in data.items():
+        try:
+            out[name] = _custom_value(value)
+        except ValidationError as e:
+            found.extend(e.under(str(name)).issues)
+    if found:
+        raise ValidationError(found)
+    return out
+
+
+def _custom_value(value: object) -> CustomValue:
+    if isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((tag, raw),) = value.items()
+        if tag == "decimal":
+            return _to_decimal(raw, "decimal")
+        if tag == "date":
+            try:
+                return _date_in(raw, None)
+            except ValidationError as e:
+                raise e.under("date") from None
+    _fail(
+        f"{_kind(value)} is not a custom field value "
+        '(a string, an integer, a boolean, {"decimal": "1.50"} or {"date": "2026-01-31"})'
+    )
+
+
+# --- strict scalars -------------------------------------------------------------------------------
+
+
+def _str_in(value: object, _: object) -> str:
+    if not isinstance(value, str):
+        _fail(f"must be a string, not {_kind(value)}")
+    return value
+
+
+def _int_in(value: object, _: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(f"must be an integer, not {_kind(value)}")
+    return value
+
+
+def _bool_in(value: object, _: object) -> bool:
+    if not isinstance(value, bool):
+        _fail(f"must be true or false, not {_kind(value)}")
+    return value
+
+
+def _decimal_in(value: object, _: object) -> Decimal:
+    return _to_decimal(value, "")
+
+
+def _uuid_in(value: object, _: object) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    if not isinstance(value, str):
+        _fail(f"must be a UUID string, not {_kind(value)}")
+    try:
+        return UUID(value)
+    except ValueError:
+        _fail(f"{value!r} is not a UUID")
+
+
+def _instant_in(value: object, _: object) -> pendulum.DateTime:
+    return to_utc(value)
+
+
+def _date_in(value: object, _: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        _fail("must be a date, not a date and time")
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        _fail(f"must be an ISO 8601 date string, not {_kind(value)}")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
+
+
+def _money_in(value: object, _: object) -> Money:
+    if not isinstance(value, Mapping):
+        _fail(
+            f'must be an object like {{"amount": "12.30", "currency": "CNY"}}, not {_kind(value)}'
+        )
+    extra = sorted(set(value) - {"amount", "currency"})
+    missing = [k for k in ("amount", "currency") if k not in value]
+    if extra or missing:
+        found = [Issue(k, "is required") for k in missing]
+        found += [Issue(str(k), "is not a field of Money") for k in extra]
+        raise ValidationError(found)
+    return Money(value["amount"], value["currency"])
+
+
+def _enum_in(kind: type[enum.Enum]) -> Callable[[object, object], enum.Enum]:
+    allowed = ", ".join(repr(m.value) for m in kind)
+
+    def structure(value: object, _: object) -> enum.Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            _fail(f"{value!r} is not one of {allowed}")
+
+    return structure
+
+
+# --- containers -----------------------------------------------------------------------------------
+
+
+def _is_optional(t: object) -> bool:
+    args = typing.get_args(t)
+    return typing.get_origin(t) in (typing.Union, types.UnionType) and type(None) in args
+
+
+def _is_frozenset(t: object) -> bool:
+    return t is frozenset or typing.get_origin(t) is frozenset
+
+
+def _origin_is(origin: type) -> Callable[[object], bool]:
+    return lambda t: typing.get_origin(t) is origin
+
+
+def _sequence_of(
+    origin: type,
+) -> Callable[[Any, cattrs.Converter], Callable[[object, object], Any]]:
+    def factory(t: Any, conv: cattrs.Converter) -> Callable[[object, object], Any]:  # noqa: ANN401
+        args = typing.get_args(t)
+        item_type = args[0] if args else Any
+
+        def structure(value: object, _: object) -> Any:  # noqa: ANN401
+            if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
+                _fail(f"must be a list, not {_kind(value)}")
+            items: list[Any] = []
+            found: list[Issue] = []
+            for i, item in enumerate(value):
+                try:
+                    items.append(conv.structure(item, item_type))
+                except ValidationError as e:
+                    found.extend(e.under(f"[{i}]").issues)
+            if found:
+                raise ValidationError(found)
+            if origin is frozenset and len(set(items)) != len(items):
+                _fail("has the same item twice")
+            return origin(items)
+
+        return structure
+
+    return factory
+
+
+# --- attrs classes: every field structured and checked, every problem reported -------------------
+
+
+def _attrs_in(cls: type, conv: cattrs.Converter) -> Callable[[object, object], Any]:
+    fields = attrs.fields(cls)
+    hints = typing.get_type_hints(cls)
+    names = {a.alias for a in fields}
+
+    def structure(value: object, _: object) -> Any:  # noqa: ANN401
+        if not isinstance(value, Mapping):
+            _fail(f"must be an object, not {_kind(value)}")
+        found = [
+            Issue(str(key), f"is not a field of {cls.__name__}")
+            for key in value
+            if key not in names
+        ]
+        kwargs: dict[str, Any] = {}
+        for a in fields:
+            if a.alias not in value:
+                if a.default is attrs.NOTHING:
+                    found.append(Issue(a.alias, "is required"))
+                continue
+            try:
+                item = conv.structure(value[a.alias], hints[a.name])
+            except ValidationError as e:
+                found.extend(e.under(a.alias).issues)
+                continue
+            if a.converter is not None:
+                item = a.converter(item)
+            issues = field_issues(cls, a.name, item)
+            if issues:
+                found.extend(issues)
+                continue
+            kwargs[a.alias] = item
+        if found:
+            raise ValidationError(found)
+        return cls(**kwargs)  # cross-field invariants are checked here
+
+    return structure
+
+
+def _attrs_out(cls: type, conv: cattrs.Converter) -> Callable[[Any], dict[str, Any]]:
+    fields = attrs.fields(cls)
+    hints = typing.get_type_hints(cls)
+    plan = [(a.name, a.alias, hints[a.name]) for a in fields]
+
+    def unstructure(obj: Any) -> dict[str, Any]:  # noqa: ANN401
+        return {alias: conv.unstructure(getattr(obj, name), t) for name, alias, t in plan}
+
+    return unstructure
+
+
+@functools.cache
+def make_converter(*, phone_region: str | None = None, trusted: bool = False) -> cattrs.Converter:
+    """The converter that `to_dict` and `from_dict` use.
+
+    Args:
+        phone_region: ISO 3166 region for phone numbers written without ``+`` and a country code.
+        trusted: the data comes from crmkit's own storage: phone numbers and email addresses are
+            taken in their canonical form instead of being parsed and validated again.
+    """
+    conv = cattrs.Converter()
+
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_unstructure_hook(UUID, str)
+    conv.register_unstructure_hook(pendulum.DateTime, lambda d: d.isoformat())
+    conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
+    conv.register_unstructure_hook(
+        Money, lambda m: {"amount": str(m.amount), "currency": m.currency}
+    )
+    conv.register_unstructure_hook(PhoneNumber, lambda p: p.e164)
+    conv.register_unstructure_hook(EmailAddress, lambda e: e.address)
+    conv.register_unstructure_hook_func(lambda t: t == _CUSTOM_VALUES, _custom_out)
+    conv.register_unstructure_hook_func(
+        _is_frozenset, lambda s: sorted(conv.unstructure(x) for x in s)
+    )
+    conv.register_unstructure_hook_factory(attrs.has, _attrs_out)
+    # StrEnum members are str subclasses: without this they would pass through as members.
+    conv.register_unstructure_hook(enum.StrEnum, lambda e: e.value)
+
+    conv.register_structure_hook(str, _str_in)
+    conv.register_structure_hook(int, _int_in)
+    conv.register_structure_hook(bool, _bool_in)
+    conv.register_structure_hook(Decimal, _decimal_in)
+    conv.register_structure_hook(UUID, _uuid_in)
+    conv.register_structure_hook(pendulum.DateTime, _instant_in)
+    conv.register_structure_hook(dt.date, _date_in)
+    conv.register_structure_hook(Money, _money_in)
+    conv.register_structure_hook_func(lambda t: t == _CUSTOM_VALUES, _custom_in)
+    if trusted:
+        conv.register_structure_hook(PhoneNumber, lambda v, _: PhoneNumber(_str_in(v, _)))
+        conv.register_structure_hook(EmailAddress, lambda v, _: EmailAddress(_str_in(v, _)))
+    else:
+        conv.register_structure_hook(
+            PhoneNumber, lambda v, _: PhoneNumber.parse(_str_in(v, _), region=phone_region)
+        )
+        conv.register_structure_hook(EmailAddress, lambda v, _: EmailAddress.parse(_str_in(v, _)))
+    conv.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda t, _: _enum_in(t)
+    )
+
+    def optional_in(t: Any, c: cattrs.Converter) -> Callable[[object, object], Any]:  # noqa: ANN401
+        (inner,) = [a for a in typing.get_args(t) if a is not type(None)]
+        return lambda v, _: None if v is None else c.structure(v, inner)
+
+    conv.register_structure_hook_factory(_is_optional, optional_in)
+    for origin in (list, tuple, frozenset):
+        conv.register_structure_hook_factory(_origin_is(origin), _sequence_of(origin))
+    conv.register_structure_hook_factory(attrs.has, _attrs_in)
+    return conv
+
+
+def to_dict(obj: object) -> Any:  # noqa: ANN401 (plain data of whatever shape the object has)
+    """`obj` as plain, JSON-ready data (dicts, lists, strings, numbers, booleans, None).
+
+    >>> from crmkit import Money, to_dict
+    >>> to_dict(Money("12.30", "CNY"))
+    {'amount': '12.30', 'currency': 'CNY'}
+    """
+    return make_converter().unstructure(obj)
+
+
+def from_dict(data: object, cls: type[T], *, phone_region: str | None = None) -> T:
+    """Build a `cls` from plain data, checking everything; the inverse of `to_dict`.
+
+    Args:
+        data: plain data, e.g. parsed JSON from outside.
+        cls: the domain class to build.
+        phone_region: ISO 3166 region (``"CN"``) for phone numbers written without ``+``.
+
+    Raises:
+        ValidationError: naming every bad field by its path, e.g.
+            ``contacts[1].phones[0]: not a valid phone number for region CN``.
+    """
+    try:
+        return make_converter(phone_region=phone_region).structure(data, cls)
+    except CrmkitError:
+        raise
+    except cattrs.BaseValidationError as e:  # a shape no hook above claims
+        raise ValidationError.of("", f"cannot be read as {cls.__name__}: {e}") from e

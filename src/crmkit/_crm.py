@@ -1,0 +1,155 @@
+"""`crmkit.open` and the `CRM` facade: a store, a clock, settings and event subscribers."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from crmkit._clock import Clock, SystemClock
+from crmkit._validation import key_text
+from crmkit.errors import ValidationError
+from crmkit.events import DomainEvent
+
+if TYPE_CHECKING:
+    from crmkit.customers import CustomFieldSchema
+    from crmkit.storage import Store, UnitOfWork
+
+__all__ = ["CRM", "DEFAULT_TENANT", "open"]
+
+#: The tenant of a host that never mentions tenants.
+DEFAULT_TENANT = "default"
+
+E = TypeVar("E", bound=DomainEvent)
+Handler = Callable[[E], object]
+
+_log = logging.getLogger("crmkit.events")
+_check_key = key_text(max_length=64)
+
+
+def _key(value: object, name: str) -> str:
+    problem = _check_key(value)
+    if problem:
+        raise ValidationError.of(name, problem)
+    assert isinstance(value, str)  # noqa: S101 (narrowing for the type checker)
+    return value
+
+
+class CRM:
+    """A CRM over one store: opens units of work and publishes their events.
+
+    Create one with `crmkit.open`, keep it for the life of the app, and open a unit of work for
+    each thing a user does.
+
+    Args:
+        store: where the data lives (a `MemoryStore` or a `SqlStore`).
+        clock: where "now" comes from; the system clock by default.
+        tenant: the tenant of units of work that do not name one.
+        custom_fields: the host's custom field declarations, checked on every customer write.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        tenant: str = DEFAULT_TENANT,
+        custom_fields: CustomFieldSchema | None = None,
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.tenant = _key(tenant, "tenant")
+        self.custom_fields = custom_fields
+        self._handlers: defaultdict[type[DomainEvent], list[Callable[[Any], object]]] = defaultdict(
+            list
+        )
+
+    def unit_of_work(
+        self,
+        *,
+        actor: str,
+        tenant: str | None = None,
+        connection: Any = None,  # noqa: ANN401 (sqlalchemy.Connection; not imported here)
+    ) -> UnitOfWork:
+        """Begin a unit of work for `tenant` (the CRM's default tenant if not given).
+
+        Args:
+            actor: who is acting: a user id of the host app, recorded on events and changes.
+            tenant: the tenant to work in; nothing outside it can be read or written.
+            connection: for SQL stores, a SQLAlchemy ``Connection`` of the host's to work on.
+                If it is inside a transaction, crmkit works in a savepoint of it, never commits
+                it, and publishes events only when the host commits.
+        """
+        return self.store.unit_of_work(
+            tenant_id=_key(tenant if tenant is not None else self.tenant, "tenant"),
+            actor_id=_key(actor, "actor"),
+            clock=self.clock,
+            custom_fields=self.custom_fields,
+            on_commit=self._publish,
+            connection=connection,
+        )
+
+    def subscribe(self, kind: type[E], handler: Handler[E]) -> None:
+        """Call `handler` with every committed event of type `kind` (subclasses included)."""
+        self._handlers[kind].append(handler)
+
+    def unsubscribe(self, kind: type[E], handler: Handler[E]) -> None:
+        """Stop calling `handler` for `kind`; does nothing if it was not subscribed."""
+        handlers = self._handlers.get(kind, [])
+        if handler in handlers:
+            handlers.remove(handler)
+
+    def _publish(self, events: Sequence[DomainEvent]) -> None:
+        # The writes are durable by now: a failing handler must not stop the others, so its
+        # error is logged with the event instead of raised.
+        for event in events:
+            for kind in type(event).__mro__:
+                for handler in list(self._handlers.get(kind, ())):
+                    try:
+                        handler(event)
+                    except Exception:  # noqa: BLE001 (one bad handler must not stop the rest)
+                        _log.exception("handler %r failed on %r", handler, event)
+
+    def create_all(self) -> None:
+        """Create the store's tables if they are missing (for tests, notebooks and demos)."""
+        self.store.create_all()
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    def __enter__(self) -> CRM:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CRM({self.store!r}, tenant={self.tenant!r})"
+
+
+def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.connect)
+    url: Any,  # noqa: ANN401 (a URL string, or a SQLAlchemy Engine)
+    *,
+    clock: Clock | None = None,
+    tenant: str = DEFAULT_TENANT,
+    custom_fields: CustomFieldSchema | None = None,
+    create: bool = False,
+) -> CRM:
+    """Open a CRM on the store at `url`.
+
+    Args:
+        url: ``"memory://"`` for the in-memory store; a SQLAlchemy URL (``"sqlite:///crm.db"``,
+            ``"postgresql+psycopg://..."``, ``"mysql+pymysql://..."``) or ``Engine`` for SQL.
+        clock: where "now" comes from; the system clock by default.
+        tenant: the tenant of units of work that do not name one.
+        custom_fields: the host's custom field declarations.
+        create: create missing tables (for tests, notebooks and demos; apps use migrations).
+    """
+    from crmkit.storage import open_store
+
+    crm = CRM(open_store(url), clock=clock, tenant=tenant, custom_fields=custom_fields)
+    if create:
+        crm.create_all()
+    return crm

@@ -1,0 +1,232 @@
+"""How domain objects check themselves: every bad field is reported, not just the first.
+
+A field declares its check in its metadata (``attrs.field(metadata=check(...))``). A check takes
+the value and returns ``None`` when it is fine, a problem in words, or a list of `Issue` for parts
+of the value (``[2]`` of a list). `Validated` runs every check after ``__init__`` and then the
+object's cross-field ``_invariants``, and raises one `ValidationError` naming all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from crmkit.errors import Issue, ValidationError
+
+__all__ = [
+    "Check",
+    "SimpleCheck",
+    "Validated",
+    "as_frozenset",
+    "as_list",
+    "as_tuple",
+    "check",
+    "each",
+    "issues_of",
+    "key_text",
+    "optional",
+    "text",
+    "validate",
+]
+
+#: A check: the problem with a value in words, issues for parts of it, or None when it is fine.
+Check = Callable[[Any], "str | Sequence[Issue] | None"]
+#: A check of a single value, whose problem is always one sentence.
+SimpleCheck = Callable[[Any], "str | None"]
+
+_CHECK = "crmkit.check"
+
+
+def check(fn: Check) -> dict[str, Check]:
+    """Metadata for `attrs.field` that attaches `fn` as the field's check."""
+    return {_CHECK: fn}
+
+
+def field_issues(cls: type, name: str, value: object) -> list[Issue]:
+    """Run the check of field `name` of `cls` on `value`, returning the issues found."""
+    fn = attrs.fields_dict(cls)[name].metadata.get(_CHECK)
+    return _run(fn, name, value) if fn is not None else []
+
+
+def _run(fn: Check, path: str, value: object) -> list[Issue]:
+    outcome = fn(value)
+    if outcome is None:
+        return []
+    if isinstance(outcome, str):
+        return [Issue(path, outcome)]
+    return [issue.under(path) for issue in outcome]
+
+
+def issues_of(obj: Any, *, deep: bool = False) -> list[Issue]:  # noqa: ANN401 (any attrs instance)
+    """Every issue with `obj`: its field checks, then its invariants.
+
+    With `deep`, nested `Validated` objects (alone or in lists and tuples) are checked again too,
+    which catches what was mutated after construction.
+    """
+    found: list[Issue] = []
+    for a in attrs.fields(type(obj)):
+        value = getattr(obj, a.name)
+        fn = a.metadata.get(_CHECK)
+        if fn is not None:
+            found.extend(_run(fn, a.name, value))
+        if deep:
+            found.extend(_nested_issues(a.name, value))
+    invariants = getattr(obj, "_invariants", None)
+    if invariants is not None and not found:
+        # Cross-field rules assume each field is valid on its own.
+        found.extend(invariants())
+    return found
+
+
+def _nested_issues(path: str, value: object) -> Iterator[Issue]:
+    if isinstance(value, Validated):
+        yield from (issue.under(path) for issue in issues_of(value, deep=True))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if isinstance(item, Validated):
+                yield from (issue.under(f"{path}[{i}]") for issue in issues_of(item, deep=True))
+
+
+def validate(obj: object, *, deep: bool = True) -> None:
+    """Raise `ValidationError` naming every issue with `obj` (and, with `deep`, its parts)."""
+    found = issues_of(obj, deep=deep)
+    if found:
+        raise ValidationError(found)
+
+
+class Validated:
+    """Mixin for attrs classes: check every field (and the invariants) after ``__init__``."""
+
+    __slots__ = ()
+
+    def __attrs_post_init__(self) -> None:
+        found = issues_of(self)
+        if found:
+            raise ValidationError(found)
+
+
+# --- reusable checks -----------------------------------------------------------------------------
+
+# Control characters break exports and terminals, and PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def text(*, max_length: int, blank: bool = False, multiline: bool = False) -> SimpleCheck:
+    """A check for free text: a `str` of at most `max_length` characters, without control chars.
+
+    Args:
+        max_length: the most characters allowed (the SQL column's length).
+        blank: allow the empty or all-whitespace string.
+        multiline: allow line breaks and tabs (notes, summaries).
+    """
+    control = _CONTROL if multiline else _CONTROL_SINGLE_LINE
+
+    def check_text(value: object) -> str | None:
+        if not isinstance(value, str):
+            return f"must be a string, not {type(value).__name__}"
+        if not blank and not value.strip():
+            return "must not be blank"
+        if len(value) > max_length:
+            return f"is {len(value)} characters long; at most {max_length} are allowed"
+        if control.search(value):
+            return "contains a control character"
+        if any(unicodedata.category(ch) == "Cs" for ch in value):
+            return "contains an unpaired surrogate"
+        return None
+
+    return check_text
+
+
+def key_text(*, max_length: int = 64) -> SimpleCheck:
+    """A check for identifiers and codes: non-blank, no surrounding whitespace, no control chars.
+
+    Keys are compared by the database; MariaDB ignores trailing spaces in comparisons, so keys
+    that differ only there would collide on one backend and not on others.
+    """
+    base = text(max_length=max_length)
+
+    def check_key(value: object) -> str | None:
+        problem = base(value)
+        if problem is None and isinstance(value, str) and value != value.strip():
+            return "must not start or end with whitespace"
+        return problem
+
+    return check_key
+
+
+def optional(inner: Check) -> Check:
+    """A check that accepts ``None`` and otherwise applies `inner`."""
+
+    def check_optional(value: object) -> str | Sequence[Issue] | None:
+        return None if value is None else inner(value)
+
+    return check_optional
+
+
+def each(inner: Check) -> Check:
+    """A check for a collection: apply `inner` to every item, reporting ``[i]`` paths.
+
+    Sets are checked in sorted order so the reported indexes are stable.
+    """
+
+    def check_each(value: object) -> Sequence[Issue] | str | None:
+        if isinstance(value, Mapping) or not isinstance(value, Iterable) or isinstance(value, str):
+            return f"must be a collection, not {type(value).__name__}"
+        items: Iterable[Any] = value
+        if isinstance(value, set | frozenset):
+            try:
+                items = sorted(value)
+            except TypeError:
+                return "must hold items of one kind"
+        found: list[Issue] = []
+        for i, item in enumerate(items):
+            found.extend(_run(inner, f"[{i}]", item))
+        return found
+
+    return check_each
+
+
+def instance_of(*types: type) -> SimpleCheck:
+    """A check that the value is an instance of one of `types` (bool is never an int)."""
+    names = " or ".join(t.__name__ for t in types)
+
+    def check_instance(value: object) -> str | None:
+        if isinstance(value, bool) and bool not in types:
+            return f"must be {names}, not bool"
+        if not isinstance(value, types):
+            return f"must be {names}, not {type(value).__name__}"
+        return None
+
+    return check_instance
+
+
+# --- lenient converters: turn any collection into the field's type, leave the rest to the check --
+
+
+def _collection(value: object) -> bool:
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping)
+
+
+def as_tuple(value: Any) -> Any:  # noqa: ANN401 (whatever the caller passed)
+    """`value` as a tuple if it is a collection; anything else is left for the check to report."""
+    return tuple(value) if _collection(value) and not isinstance(value, tuple) else value
+
+
+def as_list(value: Any) -> Any:  # noqa: ANN401
+    """`value` as a list if it is a collection; anything else is left for the check to report."""
+    return list(value) if _collection(value) and not isinstance(value, list) else value
+
+
+def as_frozenset(value: Any) -> Any:  # noqa: ANN401
+    """`value` as a frozenset if it is a collection of hashable items; else left for the check."""
+    if not _collection(value) or isinstance(value, frozenset):
+        return value
+    try:
+        return frozenset(value)
+    except TypeError:
+        return value

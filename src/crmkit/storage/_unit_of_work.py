@@ -1,0 +1,221 @@
+"""The unit of work: one transaction, for one tenant and one actor, that collects domain events."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import pendulum
+
+from crmkit._clock import Clock
+from crmkit._ids import new_id
+from crmkit._validation import issues_of
+from crmkit.customers import Customer, CustomFieldSchema
+from crmkit.errors import Conflict, StorageError, UnitOfWorkClosed, ValidationError
+from crmkit.events import DomainEvent
+from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository
+
+__all__ = ["UnitOfWork"]
+
+E = TypeVar("E", bound=DomainEvent)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State(enum.Enum):
+    OPEN = "open"
+    COMMITTED = "committed"
+    ROLLED_BACK = "rolled back"
+    FAILED = "failed"
+
+
+class UnitOfWork(abc.ABC):
+    """One transaction against a store, for one tenant, done by one actor.
+
+    Use it as a context manager: it commits when the block ends normally and rolls back when
+    the block raises. The events recorded with `record` are published to the CRM's subscribers
+    only after the commit; a rollback drops them.
+
+    >>> import crmkit
+    >>> from crmkit.customers import Customer
+    >>> crm = crmkit.open("memory://")
+    >>> with crm.unit_of_work(actor="li.na", tenant="acme") as uow:
+    ...     uow.customers.add(Customer(name="Acme", owner_id="li.na"))
+    ...     uow.customers.count()
+    1
+
+    A write that fails with a conflict (`DuplicateError`, `ConcurrencyError`) or a storage error
+    spoils the unit of work: it can only be rolled back, and `commit` raises.
+
+    Attributes:
+        customers: the tenant's customers.
+        interactions: the tenant's customer timelines.
+        tenant_id: the tenant every read and write is confined to.
+        actor_id: who is acting (a user id of the host app).
+    """
+
+    customers: CustomerRepository
+    interactions: InteractionRepository
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        actor_id: str,
+        clock: Clock,
+        custom_fields: CustomFieldSchema | None,
+        on_commit: EventSink,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.actor_id = actor_id
+        self._clock = clock
+        self._custom_fields = custom_fields
+        self._on_commit = on_commit
+        self._events: list[DomainEvent] = []
+        self._versions: list[tuple[Any, int]] = []
+        self._state = _State.OPEN
+        self._failure: BaseException | None = None
+
+    # --- for services ------------------------------------------------------------------------
+
+    def now(self) -> pendulum.DateTime:
+        """The current instant from the CRM's clock (UTC)."""
+        return self._clock.now()
+
+    def record(self, kind: type[E], /, **fields: Any) -> E:  # noqa: ANN401
+        """Record that something happened; it is published after a successful commit.
+
+        The tenant, the actor, the time and a new id are filled in.
+
+        >>> import crmkit
+        >>> from crmkit.customers import OwnerChanged
+        >>> crm = crmkit.open("memory://")
+        >>> seen = []
+        >>> crm.subscribe(OwnerChanged, seen.append)
+        >>> with crm.unit_of_work(actor="boss") as uow:
+        ...     _ = uow.record(OwnerChanged, customer_id=crmkit.new_id(),
+        ...                    previous_owner_id="li", owner_id="wang")
+        >>> seen[0].owner_id, seen[0].actor_id
+        ('wang', 'boss')
+        """
+        self._check_open()
+        event = kind(
+            tenant_id=self.tenant_id,
+            actor_id=self.actor_id,
+            occurred_at=self._clock.now(),
+            id=new_id(),
+            **fields,
+        )
+        self._events.append(event)
+        return event
+
+    @property
+    def events(self) -> tuple[DomainEvent, ...]:
+        """The events recorded so far, oldest first."""
+        return tuple(self._events)
+
+    # --- transaction -----------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the unit of work can still read and write."""
+        return self._state is _State.OPEN
+
+    def commit(self) -> None:
+        """Make every write durable, then publish the recorded events.
+
+        Raises:
+            UnitOfWorkClosed: it already ended, or an earlier write failed (it is rolled back).
+            ConcurrencyError, DuplicateError: a conflict found at commit; nothing was written.
+        """
+        if self._state is _State.FAILED:
+            self.rollback()
+            raise UnitOfWorkClosed(
+                f"the unit of work was rolled back because a write failed: {self._failure}"
+            ) from self._failure
+        self._check_open()
+        try:
+            self._commit()
+        except BaseException as e:
+            self._state = _State.FAILED
+            self._failure = e
+            self.rollback()
+            raise
+        self._state = _State.COMMITTED
+        events, self._events = self._events, []
+        self._versions.clear()
+        self._publish(events)
+
+    def rollback(self) -> None:
+        """Undo every write of this unit of work and drop its events; safe to call twice."""
+        if self._state in (_State.COMMITTED, _State.ROLLED_BACK):
+            return
+        try:
+            self._rollback()
+        finally:
+            self._state = _State.ROLLED_BACK
+            self._events.clear()
+            # Objects written in this unit of work get back the version they had before it.
+            for obj, version in reversed(self._versions):
+                obj.version = version
+            self._versions.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self._state in (_State.OPEN, _State.FAILED):
+            self.commit()
+        else:
+            self.rollback()
+
+    # --- for adapters ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._state is _State.FAILED:
+            raise UnitOfWorkClosed(
+                f"a write in this unit of work failed ({self._failure}); roll it back"
+            ) from self._failure
+        if self._state is not _State.OPEN:
+            raise UnitOfWorkClosed(f"the unit of work is already {self._state.value}")
+
+    def _fail(self, error: BaseException) -> None:
+        """Mark the unit of work spoilt by a failed write."""
+        if isinstance(error, Conflict | StorageError):
+            self._state = _State.FAILED
+            self._failure = error
+
+    def _stamp(self, obj: Any, version: int) -> None:  # noqa: ANN401 (any versioned entity)
+        """Set `obj.version`, remembering the old one in case of rollback."""
+        self._versions.append((obj, obj.version))
+        obj.version = version
+
+    def _check_customer(self, customer: Customer) -> None:
+        """Raise `ValidationError` for anything wrong with `customer`, custom fields included."""
+        if not isinstance(customer, Customer):
+            raise ValidationError.of("", f"must be a Customer, not {type(customer).__name__}")
+        found = issues_of(customer, deep=True)
+        if self._custom_fields is not None and isinstance(customer.custom_fields, dict):
+            found.extend(self._custom_fields.issues(customer.custom_fields, path="custom_fields"))
+        if found:
+            raise ValidationError(found)
+
+    def _publish(self, events: list[DomainEvent]) -> None:
+        """Hand `events` to the subscribers; SQL adapters joined to a host transaction defer it."""
+        if events:
+            self._on_commit(events)
+
+    @abc.abstractmethod
+    def _commit(self) -> None:
+        """Make the writes durable (or, inside a host's transaction, release the savepoint)."""
+
+    @abc.abstractmethod
+    def _rollback(self) -> None:
+        """Undo the writes."""

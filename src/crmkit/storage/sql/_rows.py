@@ -1,0 +1,196 @@
+"""Customer aggregates and interactions to table rows and back.
+
+Loading goes through the domain constructors, so a stored row that breaks a rule of the domain
+surfaces as `CorruptRecord` instead of an invalid object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from crmkit._contact_points import EmailAddress, PhoneNumber
+from crmkit._converter import _custom_in, _custom_out, make_converter
+from crmkit.customers import (
+    Anniversary,
+    BuyingRole,
+    Contact,
+    Customer,
+    CustomerKind,
+    DoNotContact,
+    Interaction,
+    InteractionKind,
+    LifecycleStage,
+    Tier,
+)
+from crmkit.errors import CorruptRecord, CrmkitError
+
+__all__ = [
+    "contact_rows",
+    "customer_from_rows",
+    "customer_row",
+    "interaction_from_row",
+    "interaction_row",
+]
+
+Row = dict[str, Any]
+_load = make_converter(trusted=True)
+_dump = make_converter()
+
+
+def customer_row(tenant_id: str, c: Customer, version: int) -> Row:
+    """The ``customers`` row of `c`, at `version`."""
+    details: dict[str, Any] = {}
+    if c.tags:
+        details["tags"] = sorted(c.tags)
+    if c.custom_fields:
+        details["custom_fields"] = _custom_out(c.custom_fields)
+    if c.preferences:
+        details["preferences"] = list(c.preferences)
+    if c.anniversaries:
+        details["anniversaries"] = _dump.unstructure(c.anniversaries, tuple[Anniversary, ...])
+    if c.do_not_contact:
+        details["do_not_contact"] = _dump.unstructure(c.do_not_contact, tuple[DoNotContact, ...])
+    tier = c.tier
+    return {
+        "tenant_id": tenant_id,
+        "id": c.id,
+        "version": version,
+        "kind": c.kind.value,
+        "name": c.name,
+        "code": c.code,
+        "owner_id": c.owner_id,
+        "lifecycle": c.lifecycle.value,
+        "source": c.source,
+        "tier_code": tier.code if tier is not None else None,
+        "tier_service_level": tier.service_level if tier is not None else None,
+        "timezone": c.timezone,
+        "birthday": c.birthday,
+        "details": details,
+    }
+
+
+def contact_rows(tenant_id: str, c: Customer) -> list[Row]:
+    """The ``contacts`` rows of `c`'s contacts, in order."""
+    rows = []
+    for position, p in enumerate(c.contacts):
+        details: dict[str, Any] = {}
+        if p.roles:
+            details["roles"] = sorted(r.value for r in p.roles)
+        if p.phones:
+            details["phones"] = [n.e164 for n in p.phones]
+        if p.emails:
+            details["emails"] = [e.address for e in p.emails]
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "id": p.id,
+                "customer_id": c.id,
+                "position": position,
+                "name": p.name,
+                "title": p.title,
+                "reports_to": p.reports_to,
+                "birthday": p.birthday,
+                "details": details,
+            }
+        )
+    return rows
+
+
+def _contact(row: Mapping[Any, Any]) -> Contact:
+    details = row["details"]
+    return Contact(
+        id=row["id"],
+        name=row["name"],
+        title=row["title"],
+        roles=frozenset(BuyingRole(r) for r in details.get("roles", ())),
+        reports_to=row["reports_to"],
+        phones=tuple(PhoneNumber(n) for n in details.get("phones", ())),
+        emails=tuple(EmailAddress(e) for e in details.get("emails", ())),
+        birthday=row["birthday"],
+    )
+
+
+def customer_from_rows(
+    table: str, row: Mapping[Any, Any], contacts: Sequence[Mapping[Any, Any]]
+) -> Customer:
+    """The customer stored in `row` with its `contacts` rows (already in position order).
+
+    Raises:
+        CorruptRecord: the rows do not make a valid customer.
+    """
+    try:
+        details = row["details"]
+        tier_code = row["tier_code"]
+        return Customer(
+            id=row["id"],
+            version=row["version"],
+            kind=CustomerKind(row["kind"]),
+            name=row["name"],
+            code=row["code"],
+            owner_id=row["owner_id"],
+            lifecycle=LifecycleStage(row["lifecycle"]),
+            source=row["source"],
+            tier=None
+            if tier_code is None
+            else Tier(code=tier_code, service_level=row["tier_service_level"] or ""),
+            timezone=row["timezone"],
+            birthday=row["birthday"],
+            tags=frozenset(details.get("tags", ())),
+            custom_fields=_custom_in(details.get("custom_fields", {}), None),
+            preferences=tuple(details.get("preferences", ())),
+            anniversaries=_load.structure(
+                details.get("anniversaries", []), tuple[Anniversary, ...]
+            ),
+            do_not_contact=_load.structure(
+                details.get("do_not_contact", []), tuple[DoNotContact, ...]
+            ),
+            contacts=[_contact(p) for p in contacts],
+        )
+    except (CrmkitError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CorruptRecord(table, _key(row), str(e)) from e
+
+
+def interaction_row(tenant_id: str, i: Interaction, version: int) -> Row:
+    """The ``interactions`` row of `i`, at `version`."""
+    return {
+        "tenant_id": tenant_id,
+        "id": i.id,
+        "version": version,
+        "customer_id": i.customer_id,
+        "contact_id": i.contact_id,
+        "kind": i.kind.value,
+        "occurred_at": i.occurred_at,
+        "actor_id": i.actor_id,
+        "summary": i.summary,
+    }
+
+
+def interaction_from_row(table: str, row: Mapping[Any, Any]) -> Interaction:
+    """The interaction stored in `row`.
+
+    Raises:
+        CorruptRecord: the row does not make a valid interaction.
+    """
+    try:
+        return Interaction(
+            id=row["id"],
+            version=row["version"],
+            customer_id=row["customer_id"],
+            contact_id=row["contact_id"],
+            kind=InteractionKind(row["kind"]),
+            occurred_at=row["occurred_at"],
+            actor_id=row["actor_id"],
+            summary=row["summary"],
+        )
+    except (CrmkitError, ValueError, KeyError, TypeError) as e:
+        raise CorruptRecord(table, _key(row), str(e)) from e
+
+
+def _key(row: Mapping[Any, Any]) -> UUID | str:
+    try:
+        key = row["id"]
+    except (KeyError, TypeError):
+        return "?"
+    return key if isinstance(key, UUID) else str(key)

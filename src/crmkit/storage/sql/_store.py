@@ -1,0 +1,529 @@
+"""`SqlStore`: crmkit's repositories on SQLAlchemy Core (SQLite, PostgreSQL, MariaDB/MySQL)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import groupby, islice
+from typing import Any, TypeVar
+from uuid import UUID
+
+import pendulum
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+
+from crmkit._validation import issues_of
+from crmkit.customers import Customer, Interaction
+from crmkit.errors import (
+    ConcurrencyError,
+    DuplicateError,
+    NotFound,
+    ValidationError,
+)
+from crmkit.events import DomainEvent
+from crmkit.storage._unit_of_work import UnitOfWork
+from crmkit.storage.sql._errors import storage_error
+from crmkit.storage.sql._rows import (
+    contact_rows,
+    customer_from_rows,
+    customer_row,
+    interaction_from_row,
+    interaction_row,
+)
+from crmkit.storage.sql._tables import Tables, build_tables
+
+__all__ = ["SqlStore", "SqlUnitOfWork", "metadata", "tables"]
+
+T = TypeVar("T")
+
+_DEFAULT_TABLES = build_tables()
+#: crmkit's tables with the default names (``crmkit_customers``, ...).
+tables = _DEFAULT_TABLES
+#: The `MetaData` of `tables`: hand it to Alembic or call ``metadata.create_all(engine)``.
+metadata = tables.metadata
+
+# Rows fetched per ``IN (...)`` query: well under every backend's limit on bound parameters.
+_CHUNK = 500
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Make SQLite behave as crmkit needs on connections of `engine`.
+
+    pysqlite's own transaction handling is switched off so that SQLAlchemy's ``begin`` emits
+    ``BEGIN IMMEDIATE``: writers then queue on the busy timeout instead of failing halfway
+    (a read-then-write transaction started with a plain ``BEGIN`` gets SQLITE_BUSY at once).
+    Foreign keys are enforced, and file databases use write-ahead logging so readers never
+    block the writer.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: object) -> None:  # noqa: ANN401
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlStore:
+    """A store in a SQL database, through SQLAlchemy Core (no ORM mapping of domain classes).
+
+    Args:
+        engine: the SQLAlchemy engine to use. Engines made by `from_url` are configured for
+            crmkit (SQLite: ``BEGIN IMMEDIATE``, foreign keys, WAL); a host's own engine is
+            used as it is.
+        tables: crmkit's tables, if the host defined them with another prefix or schema
+            (see `build_tables`).
+    """
+
+    def __init__(self, engine: Engine, *, tables: Tables | None = None) -> None:
+        self.engine = engine
+        self.tables = tables if tables is not None else _DEFAULT_TABLES
+        self._owns_engine = False
+
+    @classmethod
+    def from_url(cls, url: str | sa.URL | Engine, **engine_options: Any) -> SqlStore:  # noqa: ANN401
+        """A store on the database at `url` (or on an existing `Engine`).
+
+        Raises:
+            ValidationError: `url` is not a database URL SQLAlchemy knows.
+        """
+        if isinstance(url, Engine):
+            return cls(url)
+        try:
+            options: dict[str, Any] = {"pool_pre_ping": True, **engine_options}
+            engine = sa.create_engine(url, **options)
+        except (exc.ArgumentError, exc.NoSuchModuleError, ImportError, ValueError) as e:
+            raise ValidationError.of("url", f"cannot open {url!r}: {e}") from e
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+        store = cls(engine)
+        store._owns_engine = True
+        return store
+
+    def unit_of_work(self, *, connection: Connection | None = None, **kwargs: Any) -> SqlUnitOfWork:  # noqa: ANN401
+        """Begin a unit of work (see `Store.unit_of_work`)."""
+        return SqlUnitOfWork(self, connection=connection, **kwargs)
+
+    def create_all(self) -> None:
+        """Create crmkit's tables where missing (tests, notebooks, demos; apps use migrations)."""
+        try:
+            self.tables.metadata.create_all(self.engine)
+        except exc.SQLAlchemyError as e:
+            raise storage_error(e, "creating crmkit's tables") from e
+
+    def close(self) -> None:
+        """Close the pooled connections of an engine this store made."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """A unit of work in one database transaction (or one savepoint of the host's)."""
+
+    def __init__(self, store: SqlStore, *, connection: Connection | None, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(**kwargs)
+        self._host_connection = connection is not None
+        self._joined = connection is not None and connection.in_transaction()
+        try:
+            if connection is None:
+                connection = store.engine.connect()
+            self._connection = connection
+            self._transaction = connection.begin_nested() if self._joined else connection.begin()
+        except exc.SQLAlchemyError as e:
+            if not self._host_connection and connection is not None:
+                connection.close()
+            raise storage_error(e, "beginning a unit of work") from e
+        self.customers = _Customers(self, store.tables)
+        self.interactions = _Interactions(self, store.tables)
+
+    @property
+    def connection(self) -> Connection:
+        """The SQLAlchemy connection the unit of work runs on."""
+        return self._connection
+
+    @contextlib.contextmanager
+    def _translate(self, doing: str) -> Iterator[None]:
+        self._check_open()
+        try:
+            yield
+        except (ConcurrencyError, DuplicateError) as e:
+            self._fail(e)
+            raise
+        except exc.SQLAlchemyError as e:
+            error = storage_error(e, doing)
+            self._fail(error)
+            raise error from e
+
+    def _commit(self) -> None:
+        try:
+            self._transaction.commit()
+        except exc.SQLAlchemyError as e:
+            raise storage_error(e, "committing") from e
+        finally:
+            if not self._host_connection:
+                self._connection.close()
+
+    def _rollback(self) -> None:
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        except exc.SQLAlchemyError as e:
+            raise storage_error(e, "rolling back") from e
+        finally:
+            if not self._host_connection:
+                self._connection.close()
+
+    def _publish(self, events: list[DomainEvent]) -> None:
+        if not self._joined or not events:
+            super()._publish(events)
+            return
+        # Inside the host's transaction: our savepoint is released, but nothing is durable
+        # until the host commits. Publish then; drop the events if the host rolls back.
+        connection = self._connection
+
+        def on_commit(_: Connection) -> None:
+            _forget()
+            self._on_commit(events)
+
+        def on_rollback(_: Connection) -> None:
+            _forget()
+
+        def _forget() -> None:
+            event.remove(connection, "commit", on_commit)
+            event.remove(connection, "rollback", on_rollback)
+
+        event.listen(connection, "commit", on_commit)
+        event.listen(connection, "rollback", on_rollback)
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class _Repository:
+    """What the repositories share: the connection, and the tenant scope of every statement."""
+
+    def __init__(self, uow: SqlUnitOfWork, tables: Tables) -> None:
+        self._uow = uow
+        self._t = tables
+        self._tenant = uow.tenant_id
+
+    def _mine(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        # Every statement on crmkit's tables goes through here: no query leaves its tenant.
+        return table.c.tenant_id == self._tenant
+
+    def _run(self, doing: str, action: Callable[[Connection], T]) -> T:
+        with self._uow._translate(doing):
+            return action(self._uow._connection)
+
+
+class _Customers(_Repository):
+    def _load(self, connection: Connection, where: sa.ColumnElement[bool]) -> list[Customer]:
+        customers, contacts = self._t.customers, self._t.contacts
+        rows = (
+            connection.execute(
+                sa.select(customers).where(self._mine(customers), where).order_by(customers.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return []
+        by_customer: dict[UUID, list[sa.RowMapping]] = {}
+        for ids in _chunks([r["id"] for r in rows]):
+            people = connection.execute(
+                sa.select(contacts)
+                .where(self._mine(contacts), contacts.c.customer_id.in_(ids))
+                .order_by(contacts.c.customer_id, contacts.c.position)
+            ).mappings()
+            for key, group in groupby(people, key=lambda p: p["customer_id"]):
+                by_customer[key] = list(group)
+        name = customers.name
+        return [customer_from_rows(name, r, by_customer.get(r["id"], ())) for r in rows]
+
+    def add(self, customer: Customer) -> None:
+        self.add_many([customer])
+
+    def add_many(self, customers: Iterable[Customer]) -> None:
+        uow = self._uow
+        batch = list(customers)
+        uow._check_open()
+        for i, c in enumerate(batch):
+            try:
+                uow._check_customer(c)
+                if c.version != 0:
+                    raise ValidationError.of(
+                        "version", f"is {c.version}: the customer is already stored"
+                    )
+            except ValidationError as e:
+                raise (e.under(f"[{i}]") if len(batch) > 1 else e) from None
+        if not batch:
+            return
+        tenant = self._tenant
+        rows = [customer_row(tenant, c, 1) for c in batch]
+        people = [row for c in batch for row in contact_rows(tenant, c)]
+
+        def insert(connection: Connection) -> None:
+            try:
+                connection.execute(self._t.customers.insert(), rows)
+                if people:
+                    connection.execute(self._t.contacts.insert(), people)
+            except exc.IntegrityError as e:
+                raise self._duplicate(e, batch) from e
+
+        self._run("adding customers", insert)
+        for c in batch:
+            uow._stamp(c, 1)
+
+    def _duplicate(self, error: exc.IntegrityError, batch: Sequence[Customer]) -> DuplicateError:
+        if "code" in str(error.orig):
+            return DuplicateError("customer", "code", batch[0].code if len(batch) == 1 else None)
+        if "contact" in str(error.orig):
+            return DuplicateError("contact", "id", None)
+        return DuplicateError("customer", "id", batch[0].id if len(batch) == 1 else None)
+
+    def get(self, customer_id: UUID) -> Customer:
+        found = self.get_many([customer_id])
+        if not found:
+            raise NotFound("customer", customer_id)
+        return found[0]
+
+    def get_many(self, customer_ids: Iterable[UUID]) -> list[Customer]:
+        wanted = list(customer_ids)
+        table = self._t.customers
+
+        def load(connection: Connection) -> list[Customer]:
+            found: dict[UUID, Customer] = {}
+            for ids in _chunks(wanted):
+                for c in self._load(connection, table.c.id.in_(ids)):
+                    found[c.id] = c
+            return [found[i] for i in wanted if i in found]
+
+        return self._run("loading customers", load)
+
+    def by_code(self, code: str) -> Customer:
+        table = self._t.customers
+        found = self._run("loading a customer", lambda c: self._load(c, table.c.code == code))
+        if not found:
+            raise NotFound("customer with code", code)
+        return found[0]
+
+    def by_owner(self, owner_id: str) -> list[Customer]:
+        table = self._t.customers
+        return self._run("loading customers", lambda c: self._load(c, table.c.owner_id == owner_id))
+
+    def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError.of("limit", f"must be a positive integer, not {limit!r}")
+        table = self._t.customers
+
+        def load(connection: Connection) -> list[Customer]:
+            ids = connection.scalars(
+                sa.select(table.c.id)
+                .where(self._mine(table), sa.true() if after is None else table.c.id > after)
+                .order_by(table.c.id)
+                .limit(limit)
+            ).all()
+            return self._load(connection, table.c.id.in_(ids)) if ids else []
+
+        return self._run("loading customers", load)
+
+    def count(self) -> int:
+        table = self._t.customers
+        return self._run(
+            "counting customers",
+            lambda c: int(
+                c.scalar(sa.select(sa.func.count()).select_from(table).where(self._mine(table)))
+                or 0
+            ),
+        )
+
+    def update(self, customer: Customer) -> None:
+        uow = self._uow
+        uow._check_open()
+        uow._check_customer(customer)
+        table, contacts = self._t.customers, self._t.contacts
+        row = customer_row(self._tenant, customer, customer.version + 1)
+        people = contact_rows(self._tenant, customer)
+
+        def update(connection: Connection) -> None:
+            try:
+                done = connection.execute(
+                    table.update()
+                    .where(
+                        self._mine(table),
+                        table.c.id == customer.id,
+                        table.c.version == customer.version,
+                    )
+                    .values({k: v for k, v in row.items() if k not in ("tenant_id", "id")})
+                )
+            except exc.IntegrityError as e:
+                raise self._duplicate(e, [customer]) from e
+            if done.rowcount != 1:
+                raise ConcurrencyError("customer", customer.id, customer.version)
+            connection.execute(
+                contacts.delete().where(self._mine(contacts), contacts.c.customer_id == customer.id)
+            )
+            if people:
+                try:
+                    connection.execute(contacts.insert(), people)
+                except exc.IntegrityError as e:
+                    raise DuplicateError("contact", "id", None) from e
+
+        self._run("updating a customer", update)
+        uow._stamp(customer, customer.version + 1)
+
+    def remove(self, customer: Customer) -> None:
+        t = self._t
+
+        def remove(connection: Connection) -> None:
+            done = connection.execute(
+                t.customers.delete().where(
+                    self._mine(t.customers),
+                    t.customers.c.id == customer.id,
+                    t.customers.c.version == customer.version,
+                )
+            )
+            if done.rowcount != 1:
+                raise ConcurrencyError("customer", customer.id, customer.version)
+            # The foreign keys cascade, but a host's SQLite engine may not enforce them.
+            for child in (t.contacts, t.interactions):
+                connection.execute(
+                    child.delete().where(self._mine(child), child.c.customer_id == customer.id)
+                )
+
+        self._run("removing a customer", remove)
+
+
+class _Interactions(_Repository):
+    def _check(self, interaction: Interaction) -> None:
+        self._uow._check_open()
+        if not isinstance(interaction, Interaction):
+            raise ValidationError.of(
+                "", f"must be an Interaction, not {type(interaction).__name__}"
+            )
+        found = issues_of(interaction, deep=True)
+        if found:
+            raise ValidationError(found)
+
+    def add(self, interaction: Interaction) -> None:
+        self._check(interaction)
+        if interaction.version != 0:
+            raise ValidationError.of(
+                "version", f"is {interaction.version}: the interaction is already stored"
+            )
+        t = self._t
+
+        def add(connection: Connection) -> None:
+            parent = connection.scalar(
+                sa.select(sa.literal(1)).where(
+                    self._mine(t.customers), t.customers.c.id == interaction.customer_id
+                )
+            )
+            if parent is None:
+                raise NotFound("customer", interaction.customer_id)
+            try:
+                connection.execute(
+                    t.interactions.insert(), interaction_row(self._tenant, interaction, 1)
+                )
+            except exc.IntegrityError as e:
+                if "customer" in str(e.orig).lower() and "foreign" in str(e.orig).lower():
+                    raise ConcurrencyError("customer", interaction.customer_id, None) from e
+                raise DuplicateError("interaction", "id", interaction.id) from e
+
+        self._run("adding an interaction", add)
+        self._uow._stamp(interaction, 1)
+
+    def get(self, interaction_id: UUID) -> Interaction:
+        table = self._t.interactions
+        row = self._run(
+            "loading an interaction",
+            lambda c: (
+                c.execute(sa.select(table).where(self._mine(table), table.c.id == interaction_id))
+                .mappings()
+                .first()
+            ),
+        )
+        if row is None:
+            raise NotFound("interaction", interaction_id)
+        return interaction_from_row(table.name, row)
+
+    def for_customer(
+        self,
+        customer_id: UUID,
+        *,
+        since: pendulum.DateTime | None = None,
+        until: pendulum.DateTime | None = None,
+    ) -> list[Interaction]:
+        table = self._t.interactions
+        query = sa.select(table).where(self._mine(table), table.c.customer_id == customer_id)
+        if since is not None:
+            query = query.where(table.c.occurred_at >= since)
+        if until is not None:
+            query = query.where(table.c.occurred_at < until)
+        query = query.order_by(table.c.occurred_at, table.c.id)
+        rows = self._run("loading a timeline", lambda c: c.execute(query).mappings().all())
+        return [interaction_from_row(table.name, r) for r in rows]
+
+    def update(self, interaction: Interaction) -> None:
+        self._check(interaction)
+        table = self._t.interactions
+        row = interaction_row(self._tenant, interaction, interaction.version + 1)
+
+        def update(connection: Connection) -> None:
+            done = connection.execute(
+                table.update()
+                .where(
+                    self._mine(table),
+                    table.c.id == interaction.id,
+                    table.c.version == interaction.version,
+                    table.c.customer_id == interaction.customer_id,
+                )
+                .values(
+                    {k: v for k, v in row.items() if k not in ("tenant_id", "id", "customer_id")}
+                )
+            )
+            if done.rowcount != 1:
+                moved = connection.scalar(
+                    sa.select(table.c.customer_id).where(
+                        self._mine(table),
+                        table.c.id == interaction.id,
+                        table.c.version == interaction.version,
+                    )
+                )
+                if moved is not None:
+                    raise ValidationError.of(
+                        "customer_id", "an interaction cannot move to another customer"
+                    )
+                raise ConcurrencyError("interaction", interaction.id, interaction.version)
+
+        self._run("updating an interaction", update)
+        self._uow._stamp(interaction, interaction.version + 1)
+
+    def remove(self, interaction: Interaction) -> None:
+        table = self._t.interactions
+
+        def remove(connection: Connection) -> None:
+            done = connection.execute(
+                table.delete().where(
+                    self._mine(table),
+                    table.c.id == interaction.id,
+                    table.c.version == interaction.version,
+                )
+            )
+            if done.rowcount != 1:
+                raise ConcurrencyError("interaction", interaction.id, interaction.version)
+
+        self._run("removing an interaction", remove)

@@ -1,0 +1,151 @@
+"""crmkit's tables, on one `MetaData` a host app can hand to its own Alembic.
+
+Every table leads with ``tenant_id``: it begins every primary key and every unique constraint,
+foreign key and index, the rule Citus imposes on tables distributed by tenant and co-located.
+A naming convention gives every constraint the same name on every backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from crmkit.storage.sql._types import Document, Id, Instant
+
+__all__ = ["NAMING_CONVENTION", "Tables", "build_tables"]
+
+#: Constraint names, the same on SQLite, PostgreSQL and MariaDB/MySQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# MariaDB/MySQL: 4-byte UTF-8 for emoji and rare CJK characters, and a binary collation so
+# that keys compare exactly as on PostgreSQL and SQLite (case and accents matter).
+_MYSQL: dict[str, Any] = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mysql_engine": "InnoDB",
+}
+
+TENANT_LENGTH = 64
+
+
+@attrs.frozen
+class Tables:
+    """crmkit's tables on one `MetaData`.
+
+    Attributes:
+        metadata: the `MetaData` holding them (hand it to Alembic, or `create_all` on it).
+        customers: one row per customer; lists and documents of the aggregate in ``details``.
+        contacts: one row per contact of a customer, in the customer's order (``position``).
+        interactions: the customer timelines.
+    """
+
+    metadata: MetaData
+    customers: Table
+    contacts: Table
+    interactions: Table
+
+
+def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Tables:
+    """Define crmkit's tables on a new `MetaData`.
+
+    Args:
+        prefix: put before every table name (``crmkit_customers``).
+        schema: the database schema to put them in (PostgreSQL), or ``None`` for the default.
+    """
+    metadata = MetaData(naming_convention=NAMING_CONVENTION, schema=schema)
+
+    def tenant() -> Column[str]:
+        return Column("tenant_id", String(TENANT_LENGTH), nullable=False)
+
+    customers_name = f"{prefix}customers"
+    customers = Table(
+        customers_name,
+        metadata,
+        tenant(),
+        Column("id", Id(), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("kind", String(16), nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("code", String(64)),
+        Column("owner_id", String(64), nullable=False),
+        Column("lifecycle", String(32), nullable=False),
+        Column("source", String(64)),
+        Column("tier_code", String(16)),
+        Column("tier_service_level", String(200)),
+        Column("timezone", String(64), nullable=False),
+        Column("birthday", Date),
+        # Tags, custom fields, preferences, anniversaries and do-not-contact windows: read and
+        # written with the customer, never queried alone (yet).
+        Column("details", Document(), nullable=False),
+        PrimaryKeyConstraint("tenant_id", "id"),
+        UniqueConstraint("tenant_id", "code"),
+        Index(None, "tenant_id", "owner_id", "id"),
+        **_MYSQL,
+    )
+    parent = f"{schema}.{customers_name}" if schema else customers_name
+
+    contacts = Table(
+        f"{prefix}contacts",
+        metadata,
+        tenant(),
+        Column("id", Id(), nullable=False),
+        Column("customer_id", Id(), nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("title", String(200)),
+        Column("reports_to", Id()),
+        Column("birthday", Date),
+        # Roles, phone numbers and email addresses.
+        Column("details", Document(), nullable=False),
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            [f"{parent}.tenant_id", f"{parent}.id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "tenant_id", "customer_id", "position"),
+        **_MYSQL,
+    )
+
+    interactions = Table(
+        f"{prefix}interactions",
+        metadata,
+        tenant(),
+        Column("id", Id(), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("customer_id", Id(), nullable=False),
+        Column("contact_id", Id()),
+        Column("kind", String(16), nullable=False),
+        Column("occurred_at", Instant(), nullable=False),
+        Column("actor_id", String(64), nullable=False),
+        Column("summary", Text, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            [f"{parent}.tenant_id", f"{parent}.id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "tenant_id", "customer_id", "occurred_at", "id"),
+        **_MYSQL,
+    )
+    return Tables(metadata, customers, contacts, interactions)

@@ -1,0 +1,102 @@
+"""Column types that behave the same on SQLite, PostgreSQL and MariaDB/MySQL.
+
+Each difference between backends is handled here once, so no repository repeats it:
+
+- `Id`: a UUID, native ``uuid`` on PostgreSQL, 16 bytes elsewhere (key order = creation order
+  for UUIDv7).
+- `Instant`: a UTC instant. Naive datetimes are refused; PostgreSQL keeps ``timestamptz``,
+  MariaDB/MySQL ``DATETIME(6)`` (microseconds kept) and SQLite text, both in UTC.
+- `Document`: JSON, ``jsonb`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from uuid import UUID
+
+import pendulum
+from sqlalchemy import JSON, DateTime, Dialect, LargeBinary, types
+from sqlalchemy.dialects import mysql, postgresql
+
+__all__ = ["Document", "Id", "Instant"]
+
+
+class Id(types.TypeDecorator[UUID]):
+    """A UUID: native on PostgreSQL, 16 raw bytes on SQLite and MariaDB/MySQL."""
+
+    impl = LargeBinary(16)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.UUID(as_uuid=True))
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.BINARY(16))
+        return dialect.type_descriptor(LargeBinary(16))
+
+    def process_bind_param(self, value: UUID | None, dialect: Dialect) -> Any:  # noqa: ANN401
+        if value is None or dialect.name == "postgresql":
+            return value
+        return value.bytes
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> UUID | None:  # noqa: ANN401, ARG002
+        if value is None or isinstance(value, UUID):
+            return value
+        return UUID(bytes=bytes(value))
+
+
+_UTC = pendulum.UTC
+
+
+class Instant(types.TypeDecorator[pendulum.DateTime]):
+    """A time-zone-aware instant, stored in UTC; loads as a pendulum ``DateTime`` in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:  # noqa: ANN401
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            msg = f"naive datetime {value.isoformat()} cannot be stored; give it a time zone"
+            raise ValueError(msg)
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "postgresql":
+            return value
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> pendulum.DateTime | None:  # noqa: ANN401, ARG002
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return pendulum.DateTime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=_UTC,
+        )
+
+
+class Document(types.TypeDecorator[Any]):
+    """A JSON document; ``jsonb`` on PostgreSQL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.JSONB())
+        return dialect.type_descriptor(JSON())
