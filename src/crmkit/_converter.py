@@ -159,6 +159,7 @@ def _money_in(value: object, _: object) -> Money:
     return Money(value["amount"], value["currency"])
 
 
+@functools.cache
 def _enum_in(kind: type[enum.Enum]) -> Callable[[object, object], enum.Enum]:
     allowed = ", ".join(repr(m.value) for m in kind)
 
@@ -312,9 +313,10 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
             PhoneNumber, lambda v, _: PhoneNumber.parse(_str_in(v, _), region=phone_region)
         )
         conv.register_structure_hook(EmailAddress, lambda v, _: EmailAddress.parse(_str_in(v, _)))
-    conv.register_structure_hook_factory(
-        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda t, _: _enum_in(t)
-    )
+    # Registered on the base classes (not as a predicate) so that StrEnum members, which are
+    # also str, do not fall to the str hook above.
+    for base in (enum.Enum, enum.StrEnum):
+        conv.register_structure_hook(base, lambda v, t: _enum_in(t)(v, t))
 
     def optional_in(t: Any, c: cattrs.Converter) -> Callable[[object, object], Any]:  # noqa: ANN401
         (inner,) = [a for a in typing.get_args(t) if a is not type(None)]
