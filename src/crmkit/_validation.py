@@ -8,8 +8,8 @@ object's cross-field ``_invariants``, and raises one `ValidationError` naming al
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +18,7 @@ import attrs
 from crmkit.errors import Issue, ValidationError
 
 __all__ = [
+    "ON_SETATTR",
     "Check",
     "SimpleCheck",
     "Validated",
@@ -25,10 +26,12 @@ __all__ = [
     "as_list",
     "as_tuple",
     "check",
+    "check_assignment",
     "each",
     "issues_of",
     "key_text",
     "optional",
+    "recheck",
     "text",
     "validate",
 ]
@@ -61,20 +64,44 @@ def _run(fn: Check, path: str, value: object) -> list[Issue]:
     return [issue.under(path) for issue in outcome]
 
 
+@functools.cache
+def _plan(cls: Any) -> tuple[tuple[str, Check], ...]:  # noqa: ANN401
+    """The checked fields of `cls`, in order: worked out once per class."""
+    return tuple((a.name, a.metadata[_CHECK]) for a in attrs.fields(cls) if _CHECK in a.metadata)
+
+
 def issues_of(obj: Any, *, deep: bool = False) -> list[Issue]:  # noqa: ANN401 (any attrs instance)
     """Every issue with `obj`: its field checks, then its invariants.
 
-    With `deep`, nested `Validated` objects (alone or in lists and tuples) are checked again too,
-    which catches what was mutated after construction.
+    With `deep`, nested `Validated` objects (alone or in lists and tuples) are checked again too.
     """
     found: list[Issue] = []
-    for a in attrs.fields(type(obj)):
-        value = getattr(obj, a.name)
-        fn = a.metadata.get(_CHECK)
-        if fn is not None:
-            found.extend(_run(fn, a.name, value))
+    for name, fn in _plan(obj.__class__):
+        value = getattr(obj, name)
+        if fn(value) is not None:
+            found.extend(_run(fn, name, value))
         if deep:
-            found.extend(_nested_issues(a.name, value))
+            found.extend(_nested_issues(name, value))
+    return _with_invariants(obj, found)
+
+
+def recheck(obj: Any) -> list[Issue]:  # noqa: ANN401 (any attrs instance)
+    """The issues with what may have changed in `obj` since it was built.
+
+    Assignments to fields of a `Validated` entity are checked as they happen (see
+    `check_assignment`); what can change without an assignment is the content of list and dict
+    fields, and, through several assignments, the rules that tie fields together. Those are
+    checked here, which is what a repository does before it writes.
+    """
+    found: list[Issue] = []
+    for name, fn in _plan(obj.__class__):
+        value = getattr(obj, name)
+        if isinstance(value, list | dict):
+            found.extend(_run(fn, name, value))
+    return _with_invariants(obj, found)
+
+
+def _with_invariants(obj: Any, found: list[Issue]) -> list[Issue]:  # noqa: ANN401
     invariants = getattr(obj, "_invariants", None)
     if invariants is not None and not found:
         # Cross-field rules assume each field is valid on its own.
@@ -98,6 +125,21 @@ def validate(obj: object, *, deep: bool = True) -> None:
         raise ValidationError(found)
 
 
+def check_assignment(instance: object, attribute: attrs.Attribute[Any], value: Any) -> Any:  # noqa: ANN401, ARG001
+    """An attrs ``on_setattr`` hook: refuse an assignment that breaks the field's check."""
+    fn = attribute.metadata.get(_CHECK)
+    if fn is not None and fn(value) is not None:
+        raise ValidationError(_run(fn, attribute.name, value))
+    return value
+
+
+#: ``on_setattr`` for entities: convert the value as ``__init__`` would, then check it.
+ON_SETATTR: list[Callable[[Any, attrs.Attribute[Any], Any], Any]] = [
+    attrs.setters.convert,
+    check_assignment,
+]
+
+
 class Validated:
     """Mixin for attrs classes: check every field (and the invariants) after ``__init__``."""
 
@@ -111,9 +153,10 @@ class Validated:
 
 # --- reusable checks -----------------------------------------------------------------------------
 
-# Control characters break exports and terminals, and PostgreSQL refuses NUL in text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters break exports and terminals, PostgreSQL refuses NUL in text, and unpaired
+# surrogates cannot be encoded as UTF-8 at all.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_CONTROL_SINGLE_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def text(*, max_length: int, blank: bool = False, multiline: bool = False) -> SimpleCheck:
@@ -133,10 +176,10 @@ def text(*, max_length: int, blank: bool = False, multiline: bool = False) -> Si
             return "must not be blank"
         if len(value) > max_length:
             return f"is {len(value)} characters long; at most {max_length} are allowed"
-        if control.search(value):
-            return "contains a control character"
-        if any(unicodedata.category(ch) == "Cs" for ch in value):
-            return "contains an unpaired surrogate"
+        bad = control.search(value)
+        if bad:
+            what = "an unpaired surrogate" if bad.group() >= "\ud800" else "a control character"
+            return f"contains {what}"
         return None
 
     return check_text
@@ -175,17 +218,20 @@ def each(inner: Check) -> Check:
     """
 
     def check_each(value: object) -> Sequence[Issue] | str | None:
-        if isinstance(value, Mapping) or not isinstance(value, Iterable) or isinstance(value, str):
-            return f"must be a collection, not {type(value).__name__}"
-        items: Iterable[Any] = value
-        if isinstance(value, set | frozenset):
+        if isinstance(value, tuple | list):
+            items: Iterable[Any] = value
+        elif isinstance(value, set | frozenset):
             try:
                 items = sorted(value)
             except TypeError:
                 return "must hold items of one kind"
-        found: list[Issue] = []
+        else:
+            return f"must be a collection, not {type(value).__name__}"
+        found: list[Issue] | None = None
         for i, item in enumerate(items):
-            found.extend(_run(inner, f"[{i}]", item))
+            if inner(item) is not None:
+                found = found if found is not None else []
+                found.extend(_run(inner, f"[{i}]", item))
         return found
 
     return check_each

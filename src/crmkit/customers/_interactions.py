@@ -9,7 +9,7 @@ import attrs
 import pendulum
 
 from crmkit._ids import new_id
-from crmkit._validation import Validated, check, instance_of, key_text, optional, text
+from crmkit._validation import ON_SETATTR, Validated, check, instance_of, key_text, optional, text
 from crmkit.customers._model import _instant, _uuid
 
 __all__ = ["Interaction", "InteractionKind"]
@@ -26,7 +26,7 @@ class InteractionKind(enum.StrEnum):
     COMPLAINT = "complaint"
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, on_setattr=ON_SETATTR)
 class Interaction(Validated):
     """One entry of a customer's timeline: who did what with the customer, and when.
 

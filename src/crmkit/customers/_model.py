@@ -15,6 +15,7 @@ import pendulum
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._ids import new_id
 from crmkit._validation import (
+    ON_SETATTR,
     Check,
     SimpleCheck,
     Validated,
@@ -235,7 +236,7 @@ class DoNotContact(Validated):
 # --- entities ------------------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, on_setattr=ON_SETATTR)
 class Contact(Validated):
     """A person at a customer: their buying roles, place in the decision tree and how to reach them.
 
@@ -271,7 +272,7 @@ class Contact(Validated):
         return []
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, on_setattr=ON_SETATTR)
 class Customer(Validated):
     """A customer, company or person, with its contacts: the customer aggregate.
 

@@ -12,8 +12,8 @@ import pendulum
 
 from crmkit._clock import Clock
 from crmkit._ids import new_id
-from crmkit._validation import issues_of
-from crmkit.customers import Customer, CustomFieldSchema
+from crmkit._validation import recheck
+from crmkit.customers import Customer, CustomFieldSchema, Interaction
 from crmkit.errors import Conflict, StorageError, UnitOfWorkClosed, ValidationError
 from crmkit.events import DomainEvent
 from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository
@@ -201,9 +201,19 @@ class UnitOfWork(abc.ABC):
         """Raise `ValidationError` for anything wrong with `customer`, custom fields included."""
         if not isinstance(customer, Customer):
             raise ValidationError.of("", f"must be a Customer, not {type(customer).__name__}")
-        found = issues_of(customer, deep=True)
+        found = recheck(customer)
         if self._custom_fields is not None and isinstance(customer.custom_fields, dict):
             found.extend(self._custom_fields.issues(customer.custom_fields, path="custom_fields"))
+        if found:
+            raise ValidationError(found)
+
+    def _check_interaction(self, interaction: Interaction) -> None:
+        """Raise `ValidationError` for anything wrong with `interaction`."""
+        if not isinstance(interaction, Interaction):
+            raise ValidationError.of(
+                "", f"must be an Interaction, not {type(interaction).__name__}"
+            )
+        found = recheck(interaction)
         if found:
             raise ValidationError(found)
 

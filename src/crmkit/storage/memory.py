@@ -16,7 +16,6 @@ from uuid import UUID
 import pendulum
 
 from crmkit._converter import make_converter
-from crmkit._validation import issues_of
 from crmkit.customers import Customer, Interaction
 from crmkit.errors import (
     ConcurrencyError,
@@ -309,20 +308,11 @@ class _Interactions:
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         self._uow = uow
 
-    def _check(self, interaction: Interaction) -> None:
-        if not isinstance(interaction, Interaction):
-            raise ValidationError.of(
-                "", f"must be an Interaction, not {type(interaction).__name__}"
-            )
-        found = issues_of(interaction, deep=True)
-        if found:
-            raise ValidationError(found)
-
     def add(self, interaction: Interaction) -> None:
         uow = self._uow
 
         def add() -> None:
-            self._check(interaction)
+            uow._check_interaction(interaction)
             if interaction.version != 0:
                 raise ValidationError.of(
                     "version", f"is {interaction.version}: the interaction is already stored"
@@ -371,7 +361,7 @@ class _Interactions:
         uow = self._uow
 
         def update() -> None:
-            self._check(interaction)
+            uow._check_interaction(interaction)
             stored = uow._read(_INTERACTIONS, interaction.id)
             if stored is None or stored["version"] != interaction.version:
                 raise ConcurrencyError("interaction", interaction.id, interaction.version)

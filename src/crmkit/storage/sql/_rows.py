@@ -27,7 +27,6 @@ from crmkit.customers import (
 from crmkit.errors import CorruptRecord, CrmkitError
 
 __all__ = [
-    "contact_rows",
     "customer_from_rows",
     "customer_row",
     "interaction_from_row",
@@ -39,8 +38,44 @@ _load = make_converter(trusted=True)
 _dump = make_converter()
 
 
+#: The columns of the ``customers`` table, in table order.
+CUSTOMER_COLUMNS = (
+    "tenant_id",
+    "id",
+    "version",
+    "kind",
+    "name",
+    "code",
+    "owner_id",
+    "lifecycle",
+    "source",
+    "tier_code",
+    "tier_service_level",
+    "timezone",
+    "birthday",
+    "details",
+)
+#: The columns of the ``contacts`` table, in table order.
+CONTACT_COLUMNS = (
+    "tenant_id",
+    "id",
+    "customer_id",
+    "position",
+    "name",
+    "title",
+    "reports_to",
+    "birthday",
+    "details",
+)
+
+
 def customer_row(tenant_id: str, c: Customer, version: int) -> Row:
-    """The ``customers`` row of `c`, at `version`."""
+    """The ``customers`` row of `c`, at `version`, by column name."""
+    return dict(zip(CUSTOMER_COLUMNS, customer_values(tenant_id, c, version), strict=True))
+
+
+def customer_values(tenant_id: str, c: Customer, version: int) -> tuple[Any, ...]:
+    """The ``customers`` row of `c`, at `version`, in `CUSTOMER_COLUMNS` order."""
     details: dict[str, Any] = {}
     if c.tags:
         details["tags"] = sorted(c.tags)
@@ -53,26 +88,26 @@ def customer_row(tenant_id: str, c: Customer, version: int) -> Row:
     if c.do_not_contact:
         details["do_not_contact"] = _dump.unstructure(c.do_not_contact, tuple[DoNotContact, ...])
     tier = c.tier
-    return {
-        "tenant_id": tenant_id,
-        "id": c.id,
-        "version": version,
-        "kind": c.kind.value,
-        "name": c.name,
-        "code": c.code,
-        "owner_id": c.owner_id,
-        "lifecycle": c.lifecycle.value,
-        "source": c.source,
-        "tier_code": tier.code if tier is not None else None,
-        "tier_service_level": tier.service_level if tier is not None else None,
-        "timezone": c.timezone,
-        "birthday": c.birthday,
-        "details": details,
-    }
+    return (
+        tenant_id,
+        c.id,
+        version,
+        c.kind.value,
+        c.name,
+        c.code,
+        c.owner_id,
+        c.lifecycle.value,
+        c.source,
+        None if tier is None else tier.code,
+        None if tier is None else tier.service_level,
+        c.timezone,
+        c.birthday,
+        details,
+    )
 
 
-def contact_rows(tenant_id: str, c: Customer) -> list[Row]:
-    """The ``contacts`` rows of `c`'s contacts, in order."""
+def contact_values(tenant_id: str, c: Customer) -> list[tuple[Any, ...]]:
+    """The ``contacts`` rows of `c`'s contacts, in order, each in `CONTACT_COLUMNS` order."""
     rows = []
     for position, p in enumerate(c.contacts):
         details: dict[str, Any] = {}
@@ -83,17 +118,7 @@ def contact_rows(tenant_id: str, c: Customer) -> list[Row]:
         if p.emails:
             details["emails"] = [e.address for e in p.emails]
         rows.append(
-            {
-                "tenant_id": tenant_id,
-                "id": p.id,
-                "customer_id": c.id,
-                "position": position,
-                "name": p.name,
-                "title": p.title,
-                "reports_to": p.reports_to,
-                "birthday": p.birthday,
-                "details": details,
-            }
+            (tenant_id, p.id, c.id, position, p.name, p.title, p.reports_to, p.birthday, details)
         )
     return rows
 
