@@ -78,7 +78,7 @@ def issues_of(obj: Any, *, deep: bool = False) -> list[Issue]:  # noqa: ANN401 (
     found: list[Issue] = []
     for name, fn in _plan(obj.__class__):
         value = getattr(obj, name)
-        if fn(value) is not None:
+        if fn(value):
             found.extend(_run(fn, name, value))
         if deep:
             found.extend(_nested_issues(name, value))
@@ -128,7 +128,7 @@ def validate(obj: object, *, deep: bool = True) -> None:
 def check_assignment(instance: object, attribute: attrs.Attribute[Any], value: Any) -> Any:  # noqa: ANN401, ARG001
     """An attrs ``on_setattr`` hook: refuse an assignment that breaks the field's check."""
     fn = attribute.metadata.get(_CHECK)
-    if fn is not None and fn(value) is not None:
+    if fn is not None and fn(value):
         raise ValidationError(_run(fn, attribute.name, value))
     return value
 
@@ -229,7 +229,7 @@ def each(inner: Check) -> Check:
             return f"must be a collection, not {type(value).__name__}"
         found: list[Issue] | None = None
         for i, item in enumerate(items):
-            if inner(item) is not None:
+            if inner(item):
                 found = found if found is not None else []
                 found.extend(_run(inner, f"[{i}]", item))
         return found
