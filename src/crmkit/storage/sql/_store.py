@@ -87,6 +87,14 @@ class SqlStore:
         self.tables = tables if tables is not None else _DEFAULT_TABLES
         self._owns_engine = False
         self._bulk: dict[str, _BulkInsert] = {}
+        self._queries: dict[int, dict[str, tuple[sa.Select[Any], sa.Select[Any]]]] = {}
+
+    def customer_queries(self, tables: Tables) -> dict[str, tuple[sa.Select[Any], sa.Select[Any]]]:
+        """The statements that load customers and their contacts, built once per store."""
+        queries = self._queries.get(id(tables))
+        if queries is None:
+            queries = self._queries[id(tables)] = _customer_queries(tables)
+        return queries
 
     def bulk_insert(self, table: sa.Table) -> _BulkInsert:
         """The bulk INSERT of `table` for this store's dialect, compiled once."""
@@ -261,6 +269,44 @@ class _BulkInsert:
         connection.exec_driver_sql(self.sql, params)
 
 
+def _customer_queries(t: Tables) -> dict[str, tuple[sa.Select[Any], sa.Select[Any]]]:
+    """For each way of finding customers, the query of their rows and of their contacts' rows.
+
+    Built once with bound parameters (``:tenant`` and the key), so a lookup neither builds nor
+    compiles SQL. Both queries are scoped to the tenant.
+    """
+    customers, contacts = t.customers, t.contacts
+    tenant: sa.BindParameter[str] = sa.bindparam("tenant")
+    filters = {
+        "id": customers.c.id == sa.bindparam("id"),
+        "ids": customers.c.id.in_(sa.bindparam("ids", expanding=True)),
+        "code": customers.c.code == sa.bindparam("code"),
+        "owner": customers.c.owner_id == sa.bindparam("owner"),
+    }
+    queries = {}
+    for by, where in filters.items():
+        rows = (
+            sa.select(customers)
+            .where(customers.c.tenant_id == tenant, where)
+            .order_by(customers.c.id)
+        )
+        if by == "id":
+            whose = contacts.c.customer_id == sa.bindparam("id")
+        elif by == "ids":
+            whose = contacts.c.customer_id.in_(sa.bindparam("ids", expanding=True))
+        else:
+            whose = contacts.c.customer_id.in_(
+                sa.select(customers.c.id).where(customers.c.tenant_id == tenant, where)
+            )
+        people = (
+            sa.select(contacts)
+            .where(contacts.c.tenant_id == tenant, whose)
+            .order_by(contacts.c.customer_id, contacts.c.position)
+        )
+        queries[by] = (rows, people)
+    return queries
+
+
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
@@ -285,27 +331,17 @@ class _Repository:
 
 
 class _Customers(_Repository):
-    def _load(self, connection: Connection, where: sa.ColumnElement[bool]) -> list[Customer]:
-        customers, contacts = self._t.customers, self._t.contacts
-        rows = (
-            connection.execute(
-                sa.select(customers).where(self._mine(customers), where).order_by(customers.c.id)
-            )
-            .mappings()
-            .all()
-        )
+    def _load(self, connection: Connection, by: str, **params: Any) -> list[Customer]:  # noqa: ANN401
+        customers_query, contacts_query = self._uow._store.customer_queries(self._t)[by]
+        params["tenant"] = self._tenant
+        rows = connection.execute(customers_query, params).mappings().all()
         if not rows:
             return []
         by_customer: dict[UUID, list[sa.RowMapping]] = {}
-        for ids in _chunks([r["id"] for r in rows]):
-            people = connection.execute(
-                sa.select(contacts)
-                .where(self._mine(contacts), contacts.c.customer_id.in_(ids))
-                .order_by(contacts.c.customer_id, contacts.c.position)
-            ).mappings()
-            for key, group in groupby(people, key=lambda p: p["customer_id"]):
-                by_customer[key] = list(group)
-        name = customers.name
+        people = connection.execute(contacts_query, params).mappings()
+        for key, group in groupby(people, key=lambda p: p["customer_id"]):
+            by_customer[key] = list(group)
+        name = self._t.customers.name
         return [customer_from_rows(name, r, by_customer.get(r["id"], ())) for r in rows]
 
     def add(self, customer: Customer) -> None:
@@ -351,34 +387,31 @@ class _Customers(_Repository):
         return DuplicateError("customer", "id", batch[0].id if len(batch) == 1 else None)
 
     def get(self, customer_id: UUID) -> Customer:
-        found = self.get_many([customer_id])
+        found = self._run("loading a customer", lambda c: self._load(c, "id", id=customer_id))
         if not found:
             raise NotFound("customer", customer_id)
         return found[0]
 
     def get_many(self, customer_ids: Iterable[UUID]) -> list[Customer]:
         wanted = list(customer_ids)
-        table = self._t.customers
 
         def load(connection: Connection) -> list[Customer]:
             found: dict[UUID, Customer] = {}
             for ids in _chunks(wanted):
-                for c in self._load(connection, table.c.id.in_(ids)):
+                for c in self._load(connection, "ids", ids=list(ids)):
                     found[c.id] = c
             return [found[i] for i in wanted if i in found]
 
         return self._run("loading customers", load)
 
     def by_code(self, code: str) -> Customer:
-        table = self._t.customers
-        found = self._run("loading a customer", lambda c: self._load(c, table.c.code == code))
+        found = self._run("loading a customer", lambda c: self._load(c, "code", code=code))
         if not found:
             raise NotFound("customer with code", code)
         return found[0]
 
     def by_owner(self, owner_id: str) -> list[Customer]:
-        table = self._t.customers
-        return self._run("loading customers", lambda c: self._load(c, table.c.owner_id == owner_id))
+        return self._run("loading customers", lambda c: self._load(c, "owner", owner=owner_id))
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -392,7 +425,7 @@ class _Customers(_Repository):
                 .order_by(table.c.id)
                 .limit(limit)
             ).all()
-            return self._load(connection, table.c.id.in_(ids)) if ids else []
+            return self._load(connection, "ids", ids=list(ids)) if ids else []
 
         return self._run("loading customers", load)
 
