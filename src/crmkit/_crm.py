@@ -136,6 +136,7 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
     tenant: str = DEFAULT_TENANT,
     custom_fields: CustomFieldSchema | None = None,
     create: bool = False,
+    verify_schema: bool = True,
 ) -> CRM:
     """Open a CRM on the store at `url`.
 
@@ -146,10 +147,14 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
         tenant: the tenant of units of work that do not name one.
         custom_fields: the host's custom field declarations.
         create: create missing tables (for tests, notebooks and demos; apps use migrations).
+        verify_schema: refuse a database whose crmkit tables are missing, behind or ahead of
+            this code (`SchemaVersionError`, naming the command to run).
     """
     from crmkit.storage import open_store
 
     crm = CRM(open_store(url), clock=clock, tenant=tenant, custom_fields=custom_fields)
     if create:
         crm.create_all()
+    if verify_schema:
+        crm.store.verify_schema()
     return crm

@@ -158,6 +158,10 @@ class Store(Protocol):
         """Create whatever the store needs to hold data (tables); a no-op if they exist."""
         ...
 
+    def verify_schema(self) -> None:
+        """Raise `SchemaVersionError` if the stored schema is not the one this code needs."""
+        ...
+
     def close(self) -> None:
         """Release the store's resources (connections)."""
         ...

@@ -58,6 +58,9 @@ class MemoryStore:
     def create_all(self) -> None:
         """Nothing to create: the memory store is always ready."""
 
+    def verify_schema(self) -> None:
+        """Nothing to check: the memory store's schema is always the code's."""
+
     def close(self) -> None:
         """Nothing to release."""
 

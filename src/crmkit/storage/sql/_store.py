@@ -128,11 +128,34 @@ class SqlStore:
         return SqlUnitOfWork(self, connection=connection, **kwargs)
 
     def create_all(self) -> None:
-        """Create crmkit's tables where missing (tests, notebooks, demos; apps use migrations)."""
+        """Create crmkit's tables where missing (tests, notebooks, demos; apps use migrations).
+
+        The database is then recorded as being at the newest schema revision, so that
+        `crmkit.migrate` takes it from there.
+        """
+        from crmkit import migrate
+
+        t = self.tables
         try:
-            self.tables.metadata.create_all(self.engine)
+            with self.engine.begin() as connection:
+                t.metadata.create_all(connection)
+                if migrate.current(connection, prefix=t.prefix, schema=t.schema) is None:
+                    migrate.stamp(connection, prefix=t.prefix, schema=t.schema)
         except exc.SQLAlchemyError as e:
             raise storage_error(e, "creating crmkit's tables") from e
+
+    def verify_schema(self) -> None:
+        """Check that the database's crmkit tables are at the revision this code needs.
+
+        Raises:
+            SchemaVersionError: they are missing, behind or ahead; the message says what to run.
+        """
+        from crmkit import migrate
+
+        try:
+            migrate.verify(self.engine, prefix=self.tables.prefix, schema=self.tables.schema)
+        except exc.SQLAlchemyError as e:
+            raise storage_error(e, "reading crmkit's schema revision") from e
 
     def close(self) -> None:
         """Close the pooled connections of an engine this store made."""

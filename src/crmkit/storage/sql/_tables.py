@@ -7,6 +7,7 @@ A naming convention gives every constraint the same name on every backend.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -24,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from crmkit.errors import ValidationError
 from crmkit.storage.sql._types import Document, Id, Instant
 
 __all__ = ["NAMING_CONVENTION", "Tables", "build_tables"]
@@ -33,7 +35,7 @@ NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "fk": "fk_%(table_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
 
@@ -46,6 +48,9 @@ _MYSQL: dict[str, Any] = {
 }
 
 TENANT_LENGTH = 64
+# Constraint names must fit PostgreSQL's 63 characters: "fk_" + prefix + "interactions_" +
+# prefix + "customers" does with a prefix of up to 19 characters.
+_PREFIX = re.compile(r"[a-z0-9_]{0,19}")
 
 
 @attrs.frozen
@@ -57,12 +62,16 @@ class Tables:
         customers: one row per customer; lists and documents of the aggregate in ``details``.
         contacts: one row per contact of a customer, in the customer's order (``position``).
         interactions: the customer timelines.
+        prefix: the prefix of every table name.
+        schema: the database schema of the tables, or ``None`` for the default.
     """
 
     metadata: MetaData
     customers: Table
     contacts: Table
     interactions: Table
+    prefix: str = "crmkit_"
+    schema: str | None = None
 
 
 def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Tables:
@@ -72,6 +81,10 @@ def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Table
         prefix: put before every table name (``crmkit_customers``).
         schema: the database schema to put them in (PostgreSQL), or ``None`` for the default.
     """
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise ValidationError.of(
+            "prefix", f"{prefix!r} must be at most 19 lower-case letters, digits and underscores"
+        )
     metadata = MetaData(naming_convention=NAMING_CONVENTION, schema=schema)
 
     def tenant() -> Column[str]:
@@ -99,7 +112,7 @@ def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Table
         Column("details", Document(), nullable=False),
         PrimaryKeyConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "code"),
-        Index(None, "tenant_id", "owner_id", "id"),
+        Index(f"ix_{customers_name}_owner", "tenant_id", "owner_id", "id"),
         **_MYSQL,
     )
     parent = f"{schema}.{customers_name}" if schema else customers_name
@@ -123,7 +136,7 @@ def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Table
             [f"{parent}.tenant_id", f"{parent}.id"],
             ondelete="CASCADE",
         ),
-        Index(None, "tenant_id", "customer_id", "position"),
+        Index(f"ix_{prefix}contacts_customer", "tenant_id", "customer_id", "position"),
         **_MYSQL,
     )
 
@@ -145,7 +158,7 @@ def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Table
             [f"{parent}.tenant_id", f"{parent}.id"],
             ondelete="CASCADE",
         ),
-        Index(None, "tenant_id", "customer_id", "occurred_at", "id"),
+        Index(f"ix_{prefix}interactions_timeline", "tenant_id", "customer_id", "occurred_at", "id"),
         **_MYSQL,
     )
-    return Tables(metadata, customers, contacts, interactions)
+    return Tables(metadata, customers, contacts, interactions, prefix=prefix, schema=schema)

@@ -1,0 +1,1 @@
+"""crmkit's Alembic migration history (run it with `crmkit.migrate`)."""

@@ -1,0 +1,135 @@
+"""crmkit's migration history, on every SQL backend: it builds what `create_all` builds, it keeps
+out of the host's autogenerate, and opening a database that is behind is refused until upgraded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+import crmkit
+from crmkit import migrate
+from crmkit.errors import SchemaVersionError
+from crmkit.storage.sql import SqlStore, build_tables
+
+from .conftest import Backend
+
+
+@pytest.fixture
+def engine(backend: Backend, tmp_path: Any) -> Iterator[sa.Engine]:
+    if not backend.is_sql:
+        pytest.skip("the memory store has no schema to migrate")
+    store = backend.make_store()
+    assert isinstance(store, SqlStore)
+    url = store.engine.url
+    if backend.name == "sqlite":
+        url = url.set(database=str(tmp_path / "migrations.db"))
+    engine = sa.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def prefix(engine: sa.Engine) -> Iterator[str]:
+    """Table names of this test's own, dropped afterwards."""
+    name = f"crmkit_m{os.environ.get('PYTEST_XDIST_WORKER', '')}_"
+    _drop(engine, name)
+    yield name
+    _drop(engine, name)
+
+
+def _drop(engine: sa.Engine, prefix: str) -> None:
+    with engine.begin() as connection:
+        build_tables(prefix=prefix).metadata.drop_all(connection)
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {prefix}alembic_version"))
+
+
+def _schema(engine: sa.Engine, prefix: str) -> dict[str, Any]:
+    inspector = sa.inspect(engine)
+    found: dict[str, Any] = {}
+    for table in sorted(t for t in inspector.get_table_names() if t.startswith(prefix)):
+        if table.endswith("alembic_version"):
+            continue
+        found[table] = {
+            "columns": [
+                (c["name"], c["type"].compile(engine.dialect), c["nullable"])
+                for c in inspector.get_columns(table)
+            ],
+            "pk": inspector.get_pk_constraint(table),
+            "fks": sorted(
+                (fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+                if not i.get("duplicates_constraint")
+            ),
+        }
+    return found
+
+
+def test_upgrading_an_empty_database_builds_what_create_all_builds(
+    engine: sa.Engine, prefix: str
+) -> None:
+    migrate.upgrade(engine, prefix=prefix)
+    migrated = _schema(engine, prefix)
+    assert migrate.current(engine, prefix=prefix) == migrate.head()
+    _drop(engine, prefix)
+    SqlStore(engine, tables=build_tables(prefix=prefix)).create_all()
+    assert _schema(engine, prefix) == migrated
+    assert len(migrated) == 3
+    # create_all records the revision, so migrations carry on from there.
+    assert migrate.current(engine, prefix=prefix) == migrate.head()
+
+
+def test_the_hosts_autogenerate_proposes_nothing_for_crmkits_tables(
+    engine: sa.Engine, prefix: str
+) -> None:
+    host = sa.MetaData()
+    sa.Table("host_invoices", host, sa.Column("id", sa.Integer, primary_key=True))
+    with engine.begin() as connection:
+        host.create_all(connection)
+    try:
+        migrate.upgrade(engine, prefix=prefix)
+        with engine.connect() as connection:
+            unfiltered = compare_metadata(MigrationContext.configure(connection), host)
+            filtered = compare_metadata(
+                MigrationContext.configure(connection, opts={"include_name": migrate.include_name}),
+                host,
+            )
+        # Without the filter autogenerate would drop crmkit's tables; with it, nothing.
+        assert any(diff[0] == "remove_table" for diff in unfiltered)
+        assert filtered == []
+    finally:
+        with engine.begin() as connection:
+            host.drop_all(connection)
+
+
+def test_a_database_one_migration_behind_is_refused_then_upgraded(
+    engine: sa.Engine, prefix: str
+) -> None:
+    script = ScriptDirectory.from_config(migrate._config(prefix, None))
+    previous = script.get_revision(migrate.head()).down_revision
+    migrate.upgrade(engine, prefix=prefix)
+    migrate.downgrade(engine, prefix=prefix, revision=str(previous or "base"))
+    tables = build_tables(prefix=prefix)
+    with pytest.raises(SchemaVersionError, match="crmkit migrate"):
+        SqlStore(engine, tables=tables).verify_schema()
+    migrate.upgrade(engine, prefix=prefix)
+    store = SqlStore(engine, tables=tables)
+    store.verify_schema()
+    crm = crmkit.CRM(store)
+    with crm.unit_of_work(actor="li") as uow:
+        assert uow.customers.count() == 0
