@@ -228,22 +228,28 @@ class SqlUnitOfWork(UnitOfWork):
             super()._publish(events)
             return
         # Inside the host's transaction: our savepoint is released, but nothing is durable
-        # until the host commits. Publish then; drop the events if the host rolls back.
+        # until the host commits. The events wait on the connection until then, and are
+        # dropped if the host rolls back.
         connection = self._connection
+        connection.info.setdefault(_PENDING, []).append((self._on_commit, events))
+        if not event.contains(connection, "commit", _publish_pending):
+            event.listen(connection, "commit", _publish_pending)
+            event.listen(connection, "rollback", _drop_pending)
 
-        def on_commit(_: Connection) -> None:
-            _forget()
-            self._on_commit(events)
 
-        def on_rollback(_: Connection) -> None:
-            _forget()
+_PENDING = "crmkit.pending_events"
 
-        def _forget() -> None:
-            event.remove(connection, "commit", on_commit)
-            event.remove(connection, "rollback", on_rollback)
 
-        event.listen(connection, "commit", on_commit)
-        event.listen(connection, "rollback", on_rollback)
+def _publish_pending(connection: Connection) -> None:
+    """After the host's commit: publish what crmkit's units of work recorded in it."""
+    pending = connection.info.pop(_PENDING, [])
+    for publish, events in pending:
+        publish(events)
+
+
+def _drop_pending(connection: Connection) -> None:
+    """After the host's rollback: what crmkit recorded never happened."""
+    connection.info.pop(_PENDING, None)
 
 
 class _BulkInsert:
