@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmkit._clock import Clock, SystemClock
 from crmkit._validation import key_text
-from crmkit.errors import ValidationError
+from crmkit.errors import (
+    ConcurrencyError,
+    CrmkitError,
+    RetriesExhausted,
+    TransientError,
+    UnitOfWorkClosed,
+    ValidationError,
+)
 from crmkit.events import DomainEvent
 
 if TYPE_CHECKING:
@@ -22,6 +31,7 @@ __all__ = ["CRM", "DEFAULT_TENANT", "open"]
 DEFAULT_TENANT = "default"
 
 E = TypeVar("E", bound=DomainEvent)
+T = TypeVar("T")
 Handler = Callable[[E], object]
 
 _log = logging.getLogger("crmkit.events")
@@ -89,6 +99,60 @@ class CRM:
             on_commit=self._publish,
             connection=connection,
         )
+
+    def run(
+        self,
+        work: Callable[[UnitOfWork], T],
+        *,
+        actor: str,
+        tenant: str | None = None,
+        attempts: int = 5,
+        backoff: float = 0.02,
+        max_backoff: float = 1.0,
+    ) -> T:
+        """Run `work` in a unit of work and commit it, running it again on a transient conflict.
+
+        A deadlock, a serialization failure, a busy SQLite database (`TransientError`) or a
+        record changed by someone else in between (`ConcurrencyError`) makes the whole unit
+        of work run again from the start, so `work` must read what it changes through the unit
+        of work it is given. Between attempts it waits a random time of up to `backoff`,
+        doubling each time up to `max_backoff` ("full jitter"), so that colliding writers
+        spread out.
+
+        >>> import crmkit
+        >>> from crmkit.customers import Customer
+        >>> crm = crmkit.open("memory://")
+        >>> crm.run(lambda uow: uow.customers.add(Customer(name="Acme", owner_id="li")),
+        ...         actor="li")
+
+        Returns:
+            What `work` returned.
+
+        Raises:
+            RetriesExhausted: every one of the `attempts` failed transiently; the last error is
+                its ``__cause__``.
+        """
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValidationError.of("attempts", f"must be a positive integer, not {attempts!r}")
+        last: CrmkitError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(random.uniform(0, min(max_backoff, backoff * 2 ** (attempt - 1))))  # noqa: S311 (jitter, not secrets)
+            try:
+                with self.unit_of_work(actor=actor, tenant=tenant) as uow:
+                    result = work(uow)
+            except (TransientError, ConcurrencyError) as e:
+                last = e
+            except UnitOfWorkClosed as e:
+                # A transient failure inside `work` that `work` caught spoils the unit of work.
+                if not isinstance(e.__cause__, TransientError | ConcurrencyError):
+                    raise
+                last = e
+            else:
+                return result
+        raise RetriesExhausted(
+            f"the unit of work failed {attempts} times on transient conflicts; last: {last}"
+        ) from last
 
     def subscribe(self, kind: type[E], handler: Handler[E]) -> None:
         """Call `handler` with every committed event of type `kind` (subclasses included)."""
