@@ -58,7 +58,7 @@ class TenantsApart(RuleBasedStateMachine):
         # tenant -> the customer codes taken there
         self.codes: dict[str, dict[UUID, str]] = {t: {} for t in TENANTS}
 
-    def uow(self, tenant: str) -> Any:  # noqa: ANN401
+    def uow(self, tenant: str) -> Any:
         return self.crm.unit_of_work(actor="machine", tenant=tenant)
 
     @rule(target=ids, tenant=st.sampled_from(TENANTS), name=st.sampled_from(["Acme", "阿里"]))
