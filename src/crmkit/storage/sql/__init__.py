@@ -5,7 +5,7 @@ Importing this module imports SQLAlchemy. The tables are plain SQLAlchemy Core t
 """
 
 from crmkit.storage.sql._errors import is_transient
-from crmkit.storage.sql._store import SqlStore, SqlUnitOfWork, metadata, tables
+from crmkit.storage.sql._store import SqlStore, SqlUnitOfWork, configure_sqlite, metadata, tables
 from crmkit.storage.sql._tables import NAMING_CONVENTION, Tables, build_tables
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "SqlUnitOfWork",
     "Tables",
     "build_tables",
+    "configure_sqlite",
     "is_transient",
     "metadata",
     "tables",

@@ -33,7 +33,7 @@ from crmkit.storage.sql._rows import (
 )
 from crmkit.storage.sql._tables import Tables, build_tables
 
-__all__ = ["SqlStore", "SqlUnitOfWork", "metadata", "tables"]
+__all__ = ["SqlStore", "SqlUnitOfWork", "configure_sqlite", "metadata", "tables"]
 
 T = TypeVar("T")
 
@@ -47,8 +47,12 @@ metadata = tables.metadata
 _CHUNK = 500
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave as crmkit needs on connections of `engine`.
+
+    `SqlStore.from_url` does this for engines it makes; call it on your own SQLite engine
+    before sharing it with crmkit (savepoints, which joining your transaction uses, do not
+    work under pysqlite's own transaction handling).
 
     pysqlite's own transaction handling is switched off so that SQLAlchemy's ``begin`` emits
     ``BEGIN IMMEDIATE``: writers then queue on the busy timeout instead of failing halfway
@@ -118,7 +122,7 @@ class SqlStore:
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError, ValueError) as e:
             raise ValidationError.of("url", f"cannot open {url!r}: {e}") from e
         if engine.dialect.name == "sqlite":
-            _configure_sqlite(engine)
+            configure_sqlite(engine)
         store = cls(engine)
         store._owns_engine = True
         return store

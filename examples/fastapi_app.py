@@ -1,0 +1,80 @@
+"""Recipe: crmkit in a FastAPI app, sharing each request's database transaction.
+
+The app opens one connection and transaction per request (a dependency); crmkit's unit of
+work joins it, so the app's own rows and crmkit's commit or roll back together, and crmkit's
+events go out only after the request's transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, HTTPException, Request
+from pydantic import BaseModel
+
+import crmkit
+from crmkit.customers import Customer, CustomerRegistered
+from crmkit.errors import DuplicateError
+from crmkit.storage.sql import SqlStore, configure_sqlite
+
+app_metadata = sa.MetaData()
+signups = sa.Table(  # one of the app's own tables
+    "app_signups",
+    app_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("campaign", sa.String(64), nullable=False),
+)
+
+
+class NewCustomer(BaseModel):
+    """What the API accepts."""
+
+    code: str
+    name: str
+    owner: str
+    campaign: str
+
+
+def transaction(request: Request) -> Iterator[sa.Connection]:
+    """One connection and transaction per request; it commits when the request succeeds."""
+    engine: sa.Engine = request.app.state.engine
+    with engine.begin() as connection:
+        yield connection
+
+
+Transaction = Annotated[sa.Connection, Depends(transaction)]
+
+
+def create_app(url: str) -> tuple[FastAPI, crmkit.CRM]:
+    """The app, and the CRM it uses (returned too, for tests and background jobs)."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine)
+    crm = crmkit.CRM(SqlStore(engine))
+    crm.create_all()
+    app_metadata.create_all(engine)
+    app = FastAPI()
+    app.state.engine = engine
+
+    @app.post("/customers", status_code=201)
+    def register(new: NewCustomer, connection: Transaction) -> dict[str, str]:
+        connection.execute(signups.insert(), {"code": new.code, "campaign": new.campaign})
+        customer = Customer(name=new.name, owner_id=new.owner, code=new.code)
+        try:
+            with crm.unit_of_work(actor=new.owner, connection=connection) as uow:
+                uow.customers.add(customer)
+                uow.record(CustomerRegistered, customer_id=customer.id, owner_id=new.owner)
+        except DuplicateError as e:
+            raise HTTPException(status_code=409, detail=str(e)) from e
+        return {"id": str(customer.id)}
+
+    @app.get("/customers/{code}")
+    def show(code: str, connection: Transaction) -> dict[str, str]:
+        with crm.unit_of_work(actor="api", connection=connection) as uow:
+            customer = uow.customers.by_code(code)
+        return {"name": customer.name, "owner": customer.owner_id}
+
+    return app, crm

@@ -1,0 +1,61 @@
+"""Recipe: crmkit in a Flask-SQLAlchemy app, inside ``db.session``'s transaction.
+
+crmkit's unit of work joins ``db.session.connection()``: it works in a savepoint of the
+session's transaction and never commits it; ``db.session.commit()`` commits the app's rows and
+crmkit's together, and only then are crmkit's events published.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import crmkit
+from crmkit.customers import Customer, CustomerRegistered
+from crmkit.storage.sql import SqlStore, configure_sqlite
+
+
+class Base(DeclarativeBase):
+    """The app's own models."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class Signup(db.Model):  # type: ignore[name-defined,misc]
+    """One of the app's own tables."""
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    campaign: Mapped[str] = mapped_column(sa.String(64))
+
+
+def create_app(url: str) -> tuple[Flask, crmkit.CRM]:
+    """The app, and the CRM it uses."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+        crm = crmkit.CRM(SqlStore(db.engine))
+        crm.create_all()
+        db.create_all()
+
+    @app.post("/customers")
+    def register() -> ResponseReturnValue:
+        body = request.get_json()
+        db.session.add(Signup(code=body["code"], campaign=body["campaign"]))
+        customer = Customer(name=body["name"], owner_id=body["owner"], code=body["code"])
+        with crm.unit_of_work(actor=body["owner"], connection=db.session.connection()) as uow:
+            uow.customers.add(customer)
+            uow.record(CustomerRegistered, customer_id=customer.id, owner_id=customer.owner_id)
+        if body.get("dry_run"):
+            db.session.rollback()
+            return jsonify(saved=False), 200
+        db.session.commit()
+        return jsonify(id=str(customer.id)), 201
+
+    return app, crm
