@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import crmkit
+import crmkit.customers
 from crmkit import migrate
 from crmkit.errors import SchemaVersionError
 from crmkit.storage.sql import SqlStore, build_tables
@@ -133,3 +134,27 @@ def test_a_database_one_migration_behind_is_refused_then_upgraded(
     crm = crmkit.CRM(store)
     with crm.unit_of_work(actor="li") as uow:
         assert uow.customers.count() == 0
+
+
+def test_crmkit_can_live_in_a_schema_of_its_own(backend: Backend, engine: sa.Engine) -> None:
+    if backend.name != "postgres":
+        pytest.skip("schemas are a PostgreSQL feature (on MariaDB a schema is a database)")
+    schema = f"crmkit_s{os.environ.get('PYTEST_XDIST_WORKER', '')}"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        migrate.upgrade(engine, schema=schema)
+        assert migrate.current(engine, schema=schema) == migrate.head()
+        assert migrate.current(engine, prefix="crmkit_nowhere_") is None
+        store = SqlStore(engine, tables=build_tables(schema=schema))
+        store.verify_schema()
+        crm = crmkit.CRM(store)
+        with crm.unit_of_work(actor="li") as uow:
+            uow.customers.add(crmkit.customers.Customer(name="Acme", owner_id="li"))
+        with engine.connect() as connection:
+            stored = connection.scalar(sa.text(f"SELECT count(*) FROM {schema}.crmkit_customers"))
+        assert stored == 1
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
