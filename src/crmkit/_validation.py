@@ -255,22 +255,28 @@ def instance_of(*types: type) -> SimpleCheck:
 
 
 def _collection(value: object) -> bool:
+    if isinstance(value, list | tuple | set | frozenset):
+        return True
     return isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping)
 
 
 def as_tuple(value: Any) -> Any:  # noqa: ANN401 (whatever the caller passed)
     """`value` as a tuple if it is a collection; anything else is left for the check to report."""
-    return tuple(value) if _collection(value) and not isinstance(value, tuple) else value
+    if type(value) is tuple:
+        return value
+    return tuple(value) if _collection(value) else value
 
 
 def as_list(value: Any) -> Any:  # noqa: ANN401
     """`value` as a list if it is a collection; anything else is left for the check to report."""
-    return list(value) if _collection(value) and not isinstance(value, list) else value
+    if type(value) is list:
+        return value
+    return list(value) if _collection(value) else value
 
 
 def as_frozenset(value: Any) -> Any:  # noqa: ANN401
     """`value` as a frozenset if it is a collection of hashable items; else left for the check."""
-    if not _collection(value) or isinstance(value, frozenset):
+    if type(value) is frozenset or not _collection(value):
         return value
     try:
         return frozenset(value)

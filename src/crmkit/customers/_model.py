@@ -346,20 +346,23 @@ class Customer(Validated):
         found: list[Issue] = []
         if self.version < 0:
             found.append(Issue("version", "must not be negative"))
-        ids = {c.id for c in self.contacts}
-        seen: set[UUID] = set()
+        ids: set[UUID] = set()
         for i, c in enumerate(self.contacts):
-            if c.id in seen:
+            if c.id in ids:
                 found.append(Issue(f"contacts[{i}].id", f"{c.id} appears twice"))
-            seen.add(c.id)
-            if c.reports_to is not None and c.reports_to not in ids:
-                found.append(
-                    Issue(
-                        f"contacts[{i}].reports_to",
-                        f"{c.reports_to} is not a contact of this customer",
+            ids.add(c.id)
+        reporting = False
+        for i, c in enumerate(self.contacts):
+            if c.reports_to is not None:
+                reporting = True
+                if c.reports_to not in ids:
+                    found.append(
+                        Issue(
+                            f"contacts[{i}].reports_to",
+                            f"{c.reports_to} is not a contact of this customer",
+                        )
                     )
-                )
-        if not found:
+        if reporting and not found:
             found.extend(self._cycles())
         return found
 

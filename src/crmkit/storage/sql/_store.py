@@ -263,7 +263,8 @@ class _BulkInsert:
     loads that costs more than the database does. Here the statement is compiled once per
     dialect, rows come as tuples in table column order, and only the columns whose type needs
     it are converted (crmkit's types offer a direct `fast_bind`; others use their bind
-    processor, the conversion SQLAlchemy itself would apply). Dialects with named parameters
+    processor, the conversion SQLAlchemy itself would apply). The per-row conversion is one
+    generated function, as attrs and cattrs generate theirs. Dialects with named parameters
     (psycopg) take the ordinary path.
     """
 
@@ -274,7 +275,8 @@ class _BulkInsert:
         columns = [c.name for c in table.columns]
         self.positional = bool(compiled.positional) and list(compiled.positiontup or ()) == columns
         self.columns = columns
-        self.convert: list[tuple[int, Callable[[Any], Any]]] = []
+        converters: dict[str, Callable[[Any], Any]] = {}
+        values = []
         for i, column in enumerate(table.columns):
             fast = getattr(column.type, "fast_bind", None)
             convert = (
@@ -282,8 +284,14 @@ class _BulkInsert:
                 if fast is not None
                 else column.type.dialect_impl(dialect).bind_processor(dialect)
             )
-            if convert is not None:
-                self.convert.append((i, convert))
+            if convert is None:
+                values.append(f"row[{i}]")
+            else:
+                converters[f"convert_{i}"] = convert
+                values.append(f"convert_{i}(row[{i}])")
+        source = f"def convert(row):\n    return ({', '.join(values)},)\n"
+        exec(compile(source, f"<crmkit bulk insert {table.name}>", "exec"), converters)  # noqa: S102 (source built above from column positions only)
+        self.convert: Callable[[Sequence[Any]], tuple[Any, ...]] = converters["convert"]
 
     def __call__(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
         if not self.positional:
@@ -293,13 +301,7 @@ class _BulkInsert:
             )
             return
         convert = self.convert
-        params = []
-        for row in rows:
-            values = list(row)
-            for i, fn in convert:
-                values[i] = fn(values[i])
-            params.append(tuple(values))
-        connection.exec_driver_sql(self.sql, params)
+        connection.exec_driver_sql(self.sql, [convert(row) for row in rows])
 
 
 def _customer_queries(t: Tables) -> dict[str, tuple[sa.Select[Any], sa.Select[Any]]]:

@@ -1,0 +1,279 @@
+"""Ingest benchmark: crmkit's SQL store against hand-written sqlite3 code, on one SQLite schema.
+
+    python bench/ingest.py --size 100000
+
+Both sides start from the same list of `Customer` objects (each with two contacts) and write
+the same columns into the same schema (crmkit's tables, tenant keys included), with the same
+SQLite settings (WAL, foreign keys on, one transaction). The baseline is what an app would
+write without crmkit: tuples for ``executemany``. Reads compare ``uow.customers.get`` and
+``uow.customers.by_owner`` with sqlite3 queries that build the same domain objects.
+
+The last line is ``RESULT {json}``; ``ratio`` is the insert time of crmkit over the baseline's
+(goal: at most 2.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sqlite3
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+import crmkit
+from crmkit import EmailAddress, PhoneNumber
+from crmkit.customers import (
+    BuyingRole,
+    Contact,
+    Customer,
+    CustomerKind,
+    LifecycleStage,
+    Tier,
+)
+from crmkit.demo import generate_customers
+from crmkit.storage.sql import metadata
+
+TENANT = "default"
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
+def timed(action: Callable[[], Any]) -> float:
+    # Both sides start from the same garbage collector state: otherwise whichever runs first
+    # pays for the collections that move the freshly generated customers to the old generation.
+    gc.collect()
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+# --- the baseline: plain sqlite3 -----------------------------------------------------------------
+
+
+def raw_connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+def raw_insert(connection: sqlite3.Connection, customers: Sequence[Customer]) -> None:
+    customer_rows = []
+    contact_rows = []
+    for c in customers:
+        details: dict[str, Any] = {}
+        if c.tags:
+            details["tags"] = sorted(c.tags)
+        if c.custom_fields:
+            details["custom_fields"] = c.custom_fields
+        if c.preferences:
+            details["preferences"] = list(c.preferences)
+        customer_rows.append(
+            (
+                TENANT,
+                c.id.bytes,
+                1,
+                c.kind.value,
+                c.name,
+                c.code,
+                c.owner_id,
+                c.lifecycle.value,
+                c.source,
+                c.tier.code if c.tier else None,
+                c.tier.service_level if c.tier else None,
+                c.timezone,
+                c.birthday.isoformat() if c.birthday else None,
+                _encode(details),
+            )
+        )
+        for position, p in enumerate(c.contacts):
+            person: dict[str, Any] = {}
+            if p.roles:
+                person["roles"] = sorted(r.value for r in p.roles)
+            if p.phones:
+                person["phones"] = [n.e164 for n in p.phones]
+            if p.emails:
+                person["emails"] = [e.address for e in p.emails]
+            contact_rows.append(
+                (
+                    TENANT,
+                    p.id.bytes,
+                    c.id.bytes,
+                    position,
+                    p.name,
+                    p.title,
+                    p.reports_to.bytes if p.reports_to else None,
+                    p.birthday.isoformat() if p.birthday else None,
+                    _encode(person),
+                )
+            )
+    connection.execute("BEGIN IMMEDIATE")
+    connection.executemany(
+        "INSERT INTO crmkit_customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", customer_rows
+    )
+    connection.executemany("INSERT INTO crmkit_contacts VALUES (?,?,?,?,?,?,?,?,?)", contact_rows)
+    connection.execute("COMMIT")
+
+
+def raw_customer(row: Sequence[Any], contacts: Sequence[Sequence[Any]]) -> Customer:
+    details = json.loads(row[13])
+    return Customer(
+        id=UUID(bytes=row[1]),
+        version=row[2],
+        kind=CustomerKind(row[3]),
+        name=row[4],
+        code=row[5],
+        owner_id=row[6],
+        lifecycle=LifecycleStage(row[7]),
+        source=row[8],
+        tier=None if row[9] is None else Tier(code=row[9], service_level=row[10] or ""),
+        timezone=row[11],
+        tags=frozenset(details.get("tags", ())),
+        preferences=tuple(details.get("preferences", ())),
+        contacts=[raw_contact(p) for p in contacts],
+    )
+
+
+def raw_contact(p: Sequence[Any]) -> Contact:
+    person = json.loads(p[8])
+    return Contact(
+        id=UUID(bytes=p[1]),
+        name=p[4],
+        title=p[5],
+        reports_to=None if p[6] is None else UUID(bytes=p[6]),
+        roles=frozenset(BuyingRole(r) for r in person.get("roles", ())),
+        phones=tuple(PhoneNumber(n) for n in person.get("phones", ())),
+        emails=tuple(EmailAddress(e) for e in person.get("emails", ())),
+    )
+
+
+def raw_get(connection: sqlite3.Connection, customer_id: UUID) -> Customer:
+    key = customer_id.bytes
+    row = connection.execute(
+        "SELECT * FROM crmkit_customers WHERE tenant_id = ? AND id = ?", (TENANT, key)
+    ).fetchone()
+    contacts = connection.execute(
+        "SELECT * FROM crmkit_contacts WHERE tenant_id = ? AND customer_id = ? ORDER BY position",
+        (TENANT, key),
+    ).fetchall()
+    return raw_customer(row, contacts)
+
+
+def raw_by_owner(connection: sqlite3.Connection, owner: str) -> list[Customer]:
+    rows = connection.execute(
+        "SELECT * FROM crmkit_customers WHERE tenant_id = ? AND owner_id = ? ORDER BY id",
+        (TENANT, owner),
+    ).fetchall()
+    contacts: defaultdict[bytes, list[Any]] = defaultdict(list)
+    for p in connection.execute(
+        "SELECT * FROM crmkit_contacts WHERE tenant_id = ? AND customer_id IN "
+        "(SELECT id FROM crmkit_customers WHERE tenant_id = ? AND owner_id = ?) "
+        "ORDER BY customer_id, position",
+        (TENANT, TENANT, owner),
+    ):
+        contacts[p[2]].append(p)
+    return [raw_customer(r, contacts[r[1]]) for r in rows]
+
+
+def table_digest(path: Path) -> list[Any]:
+    """Every stored row, to check that both sides wrote exactly the same data."""
+    with sqlite3.connect(path) as connection:
+        return [
+            connection.execute(f"SELECT * FROM {table} ORDER BY tenant_id, id").fetchall()
+            for table in ("crmkit_customers", "crmkit_contacts")
+        ]
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def run(size: int, workdir: Path) -> dict[str, Any]:
+    customers = generate_customers(size, contacts_per_customer=2, seed=7)
+    owners = sorted({c.owner_id for c in customers})
+    ids = [c.id for c in customers]
+
+    crm_path, raw_path = workdir / "crmkit.db", workdir / "raw.db"
+    crm = crmkit.open(f"sqlite:///{crm_path}", create=True)
+    metadata.create_all(sa.create_engine(f"sqlite:///{raw_path}"))
+    raw = raw_connect(raw_path)
+
+    def crmkit_insert() -> None:
+        with crm.unit_of_work(actor="bench") as uow:
+            uow.customers.add_many(customers)
+
+    results: dict[str, Any] = {"size": size, "contacts_per_customer": 2, "owners": len(owners)}
+    insert = {
+        "crmkit_s": timed(crmkit_insert),
+        "raw_s": timed(lambda: raw_insert(raw, customers)),
+    }
+    if table_digest(crm_path) != table_digest(raw_path):
+        raise SystemExit("crmkit and the baseline stored different rows")
+
+    def crmkit_get() -> None:
+        with crm.unit_of_work(actor="bench") as uow:
+            for customer_id in ids:
+                uow.customers.get(customer_id)
+
+    def crmkit_by_owner() -> None:
+        with crm.unit_of_work(actor="bench") as uow:
+            for owner in owners:
+                uow.customers.by_owner(owner)
+
+    def raw_gets() -> None:
+        for customer_id in ids:
+            raw_get(raw, customer_id)
+
+    def raw_owners() -> None:
+        for owner in owners:
+            raw_by_owner(raw, owner)
+
+    with crm.unit_of_work(actor="bench") as uow:
+        sample = ids[:: max(1, size // 50)]
+        if [raw_get(raw, i) for i in sample] != uow.customers.get_many(sample) or raw_by_owner(
+            raw, owners[0]
+        ) != uow.customers.by_owner(owners[0]):
+            raise SystemExit("crmkit and the baseline read back different customers")
+
+    read_by_id = {"crmkit_s": timed(crmkit_get), "raw_s": timed(raw_gets)}
+    read_by_owner = {"crmkit_s": timed(crmkit_by_owner), "raw_s": timed(raw_owners)}
+    for figures in (insert, read_by_id, read_by_owner):
+        figures["ratio"] = round(figures["crmkit_s"] / figures["raw_s"], 3)
+        figures["crmkit_s"] = round(figures["crmkit_s"], 4)
+        figures["raw_s"] = round(figures["raw_s"], 4)
+    raw.close()
+    crm.close()
+    results |= {
+        "insert": insert,
+        "read_by_id": read_by_id,
+        "read_by_owner": read_by_owner,
+        "ratio": insert["ratio"],
+    }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="customers to insert")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crmkit-bench-") as workdir:
+        results = run(args.size, Path(workdir))
+    rows = args.size * 3
+    for name in ("insert", "read_by_id", "read_by_owner"):
+        f = results[name]
+        print(
+            f"{name:14} crmkit {f['crmkit_s']:8.3f} s   sqlite3 {f['raw_s']:8.3f} s   "
+            f"ratio {f['ratio']:.2f}"
+        )
+    print(f"({args.size} customers, {rows} rows; goal for insert: ratio <= 2.0)")
+    print("RESULT " + json.dumps(results, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
