@@ -90,4 +90,4 @@ def to_utc(value: object, path: str = "") -> pendulum.DateTime:
         raise ValidationError.of(path, f"{value.isoformat()} has no time zone; give an offset")
     if isinstance(value, pendulum.DateTime) and value.tzinfo is pendulum.UTC:
         return value
-    return pendulum.instance(value.astimezone(dt.UTC), tz=pendulum.UTC)
+    return pendulum.instance(value.astimezone(pendulum.UTC))

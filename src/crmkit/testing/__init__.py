@@ -1,0 +1,1 @@
+"""Helpers for testing code built on crmkit; `crmkit.testing.strategies` needs hypothesis."""

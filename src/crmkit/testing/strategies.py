@@ -1,0 +1,279 @@
+"""Hypothesis strategies for every crmkit domain type, for crmkit's tests and yours.
+
+Install the ``testing`` extra (``pip install 'crmkit[testing]'``) and draw valid domain objects
+with edge values included: amounts of 10**15 and more, microseconds, instants in daylight-saving
+folds, non-BMP text (emoji, rare CJK characters)::
+
+    from hypothesis import given
+    from crmkit.testing import strategies as cs
+
+    @given(cs.customers())
+    def test_round_trip(customer):
+        ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+from uuid import UUID
+
+import pendulum
+from hypothesis import strategies as st
+
+from crmkit._clock import to_utc
+from crmkit._contact_points import EmailAddress, PhoneNumber
+from crmkit._currencies import MINOR_UNITS
+from crmkit._ids import new_id
+from crmkit._money import MAX_INTEGER_DIGITS, Money
+from crmkit.customers import (
+    DEFAULT_TIERS,
+    Anniversary,
+    BuyingRole,
+    Channel,
+    Contact,
+    Customer,
+    CustomerKind,
+    CustomValue,
+    DoNotContact,
+    Interaction,
+    InteractionKind,
+    LifecycleStage,
+    Tier,
+)
+
+__all__ = [
+    "anniversaries",
+    "contacts",
+    "currencies",
+    "custom_values",
+    "customers",
+    "dates",
+    "do_not_contact_windows",
+    "email_addresses",
+    "ids",
+    "instants",
+    "interactions",
+    "keys",
+    "money",
+    "phone_numbers",
+    "texts",
+    "tiers",
+    "timezones",
+]
+
+#: Time zones with daylight saving on both hemispheres, and some without.
+TIMEZONES = (
+    "UTC",
+    "Asia/Shanghai",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+)
+# Real numbers in national format per region; each passes PhoneNumber.parse.
+_NATIONAL = {
+    "CN": ("138{:08d}", "139{:08d}", "186{:08d}", "150{:08d}"),
+    "US": ("650253{:04d}", "212555{:04d}"),
+    "GB": ("7400{:06d}",),
+    "DE": ("1512{:07d}",),
+}
+_LETTERS = st.characters(
+    codec="utf-8",
+    exclude_categories=("Cc", "Cs", "Zl", "Zp", "Co", "Cn"),
+)
+
+
+def currencies() -> st.SearchStrategy[str]:
+    """ISO 4217 currency codes, with CNY, JPY (0 decimals) and BHD (3 decimals) often."""
+    return st.sampled_from(["CNY", "JPY", "BHD", "USD", "EUR"]) | st.sampled_from(
+        sorted(MINOR_UNITS)
+    )
+
+
+def money(
+    currency: str | None = None, *, max_integer_digits: int = MAX_INTEGER_DIGITS
+) -> st.SearchStrategy[Money]:
+    """Amounts of money, small and very large (up to `max_integer_digits` before the point)."""
+    limit = 10 ** (max_integer_digits + 4)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Money:
+        code = currency if currency is not None else draw(currencies())
+        digits = MINOR_UNITS[code]
+        bound = limit // 10 ** (4 - digits)
+        units = draw(
+            st.integers(-100_00, 100_00)
+            | st.integers(-bound + 1, bound - 1)
+            | st.sampled_from([10**15 * 10**digits, -(10**17) * 10**digits])
+        )
+        return Money(Decimal(units).scaleb(-digits), code)
+
+    return build()
+
+
+def texts(*, max_size: int = 40, blank: bool = False) -> st.SearchStrategy[str]:
+    """Single-line text, CJK and emoji included, never with control characters."""
+    strategy = st.text(_LETTERS, min_size=0 if blank else 1, max_size=max_size)
+    return strategy if blank else strategy.filter(str.strip)
+
+
+def keys(*, max_size: int = 20) -> st.SearchStrategy[str]:
+    """Identifiers and codes: non-blank, no surrounding whitespace."""
+    return st.text(_LETTERS, min_size=1, max_size=max_size).filter(lambda s: s == s.strip() != "")
+
+
+def ids() -> st.SearchStrategy[UUID]:
+    """Fresh time-ordered ids (UUIDv7) and, sometimes, a host's own random UUIDs."""
+    return st.builds(new_id) | st.uuids()
+
+
+def timezones() -> st.SearchStrategy[str]:
+    """IANA time zones, with and without daylight saving."""
+    return st.sampled_from(TIMEZONES)
+
+
+# Local wall-clock times (a zone is attached when drawn).
+_EARLIEST = dt.datetime(1900, 1, 2)  # noqa: DTZ001
+_LATEST = dt.datetime(2200, 12, 30)  # noqa: DTZ001
+_DST_EDGES = (
+    dt.datetime(2026, 10, 25, 2, 30),  # noqa: DTZ001 (Europe/Berlin autumn fold)
+    dt.datetime(2026, 11, 1, 1, 30),  # noqa: DTZ001 (America/New_York autumn fold)
+    dt.datetime(2026, 3, 29, 2, 30),  # noqa: DTZ001 (Europe/Berlin spring gap)
+)
+
+
+@st.composite
+def instants(draw: st.DrawFn) -> pendulum.DateTime:
+    """UTC instants with microseconds, 1900 to 2200, often in a daylight-saving fold or gap."""
+    zone = draw(timezones())
+    local = draw(st.datetimes(min_value=_EARLIEST, max_value=_LATEST) | st.sampled_from(_DST_EDGES))
+    fold = draw(st.sampled_from([0, 1]))
+    return to_utc(local.replace(fold=fold, tzinfo=zoneinfo.ZoneInfo(zone)))
+
+
+def dates() -> st.SearchStrategy[dt.date]:
+    """Calendar dates from 1900 to 2200, leap days included."""
+    return st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31))
+
+
+@st.composite
+def phone_numbers(draw: st.DrawFn) -> PhoneNumber:
+    """Valid phone numbers of China, the US, the UK and Germany, in E.164."""
+    region = draw(st.sampled_from(sorted(_NATIONAL)))
+    pattern = draw(st.sampled_from(_NATIONAL[region]))
+    width = int(pattern.split(":")[1].rstrip("d}"))
+    national = pattern.format(draw(st.integers(0, 10**width - 1)))
+    calling = {"CN": "+86", "US": "+1", "GB": "+44", "DE": "+49"}[region]
+    return PhoneNumber(calling + national)
+
+
+def email_addresses() -> st.SearchStrategy[EmailAddress]:
+    """Email addresses in normalised form."""
+    local = st.text("abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12).filter(
+        lambda s: not s.startswith(".") and not s.endswith(".") and ".." not in s
+    )
+    domain = st.sampled_from(["example.cn", "yunshan.example.com", "mail.example.org"])
+    return st.builds(lambda a, b: EmailAddress(f"{a}@{b}"), local, domain)
+
+
+def tiers() -> st.SearchStrategy[Tier]:
+    """The reference tiers and host-defined ones."""
+    return st.sampled_from(list(DEFAULT_TIERS.values())) | st.builds(
+        Tier, code=keys(max_size=16), service_level=texts(max_size=60, blank=True)
+    )
+
+
+def anniversaries() -> st.SearchStrategy[Anniversary]:
+    """Yearly dates worth a greeting."""
+    return st.builds(Anniversary, label=texts(max_size=30), date=dates())
+
+
+@st.composite
+def do_not_contact_windows(draw: st.DrawFn) -> DoNotContact:
+    """Do-not-contact windows of a few hours to a few weeks, for some or all channels."""
+    start = draw(instants())
+    length = draw(st.integers(1, 30 * 24 * 3600 * 10**6))
+    return DoNotContact(
+        start=start,
+        end=start.add(microseconds=length),
+        channels=draw(st.frozensets(st.sampled_from(Channel))),
+        reason=draw(texts(max_size=40, blank=True)),
+    )
+
+
+def custom_values() -> st.SearchStrategy[CustomValue]:
+    """Values of every type a custom field may hold."""
+    return st.one_of(
+        texts(max_size=30, blank=True),
+        st.integers(-(2**63), 2**63 - 1),
+        st.booleans(),
+        st.decimals(allow_nan=False, allow_infinity=False, places=4).filter(
+            lambda d: abs(d) < Decimal(10) ** 30
+        ),
+        dates(),
+    )
+
+
+def contacts(*, reports_to: UUID | None = None) -> st.SearchStrategy[Contact]:
+    """Contacts with roles, phone numbers and email addresses."""
+    return st.builds(
+        Contact,
+        name=texts(max_size=30),
+        id=ids(),
+        title=st.none() | texts(max_size=30),
+        roles=st.frozensets(st.sampled_from(BuyingRole), max_size=3),
+        reports_to=st.just(reports_to),
+        phones=st.lists(phone_numbers(), max_size=2).map(tuple),
+        emails=st.lists(email_addresses(), max_size=2).map(tuple),
+        birthday=st.none() | dates(),
+    )
+
+
+@st.composite
+def customers(draw: st.DrawFn, *, max_contacts: int = 4) -> Customer:
+    """Customers with up to `max_contacts` contacts whose reporting lines form a tree."""
+    people: list[Contact] = []
+    for _ in range(draw(st.integers(0, max_contacts))):
+        boss = draw(st.sampled_from([None, *[p.id for p in people]])) if people else None
+        person = draw(contacts(reports_to=boss))
+        if person.id in {p.id for p in people}:
+            continue
+        people.append(person)
+    return Customer(
+        name=draw(texts(max_size=60)),
+        owner_id=draw(keys()),
+        id=draw(ids()),
+        kind=draw(st.sampled_from(CustomerKind)),
+        code=draw(st.none() | keys()),
+        lifecycle=draw(st.sampled_from(LifecycleStage)),
+        source=draw(st.none() | keys()),
+        tags=draw(st.frozensets(keys(max_size=12), max_size=3)),
+        custom_fields=draw(st.dictionaries(keys(max_size=12), custom_values(), max_size=4)),
+        preferences=tuple(draw(st.lists(texts(max_size=40), max_size=2))),
+        birthday=draw(st.none() | dates()),
+        anniversaries=tuple(draw(st.lists(anniversaries(), max_size=2))),
+        timezone=draw(timezones()),
+        do_not_contact=tuple(draw(st.lists(do_not_contact_windows(), max_size=2))),
+        tier=draw(st.none() | tiers()),
+        contacts=people,
+    )
+
+
+def interactions(customer_id: UUID | None = None) -> st.SearchStrategy[Interaction]:
+    """Timeline entries (of the customer with `customer_id`, if given)."""
+    return st.builds(
+        Interaction,
+        customer_id=st.just(customer_id) if customer_id is not None else ids(),
+        kind=st.sampled_from(InteractionKind),
+        occurred_at=instants(),
+        actor_id=keys(),
+        summary=st.text(
+            _LETTERS | st.sampled_from("\n\t"),
+            min_size=1,
+            max_size=200,
+        ).filter(str.strip),
+        contact_id=st.none() | ids(),
+        id=ids(),
+    )
