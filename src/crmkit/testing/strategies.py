@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from decimal import Decimal
+from decimal import Context, Decimal
 from uuid import UUID
 
 import pendulum
@@ -79,6 +79,7 @@ _NATIONAL = {
     "GB": ("7400{:06d}",),
     "DE": ("1512{:07d}",),
 }
+_WIDE = Context(prec=80)  # the default context would round 38-digit amounts
 _LETTERS = st.characters(
     codec="utf-8",
     exclude_categories=("Cc", "Cs", "Zl", "Zp", "Co", "Cn"),
@@ -108,7 +109,7 @@ def money(
             | st.integers(-bound + 1, bound - 1)
             | st.sampled_from([10**15 * 10**digits, -(10**17) * 10**digits])
         )
-        return Money(Decimal(units).scaleb(-digits), code)
+        return Money(Decimal(units).scaleb(-digits, context=_WIDE), code)
 
     return build()
 
