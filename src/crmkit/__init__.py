@@ -1,13 +1,14 @@
 """crmkit: an embeddable CRM domain library.
 
->>> import crmkit
->>> crm = crmkit.open("memory://")
->>> from crmkit.customers import Customer
->>> with crm.unit_of_work(actor="li.na") as uow:
-...     uow.customers.add(Customer(name="上海云杉科技", owner_id="li.na", code="C-1"))
->>> with crm.unit_of_work(actor="li.na") as uow:
-...     uow.customers.by_code("C-1").name
-'上海云杉科技'
+Examples:
+    >>> import crmkit
+    >>> crm = crmkit.open("memory://")
+    >>> from crmkit.customers import Customer
+    >>> with crm.unit_of_work(actor="li.na") as uow:
+    ...     uow.customers.add(Customer(name="上海云杉科技", owner_id="li.na", code="C-1"))
+    >>> with crm.unit_of_work(actor="li.na") as uow:
+    ...     uow.customers.by_code("C-1").name
+    '上海云杉科技'
 
 Importing crmkit loads neither SQLAlchemy nor numpy: they load when a SQL store or an analytics
 function is first used.

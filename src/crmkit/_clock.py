@@ -35,11 +35,12 @@ class SystemClock:
 class FixedClock:
     """A clock that stands still until moved: for tests, demos and replays.
 
-    >>> clock = FixedClock("2026-03-08T09:00:00+08:00")
-    >>> clock.now()
-    DateTime(2026, 3, 8, 1, 0, 0, tzinfo=Timezone('UTC'))
-    >>> clock.advance(days=1).now().to_date_string()
-    '2026-03-09'
+    Examples:
+        >>> clock = FixedClock("2026-03-08T09:00:00+08:00")
+        >>> clock.now()
+        DateTime(2026, 3, 8, 1, 0, 0, tzinfo=Timezone('UTC'))
+        >>> clock.advance(days=1).now().to_date_string()
+        '2026-03-09'
     """
 
     def __init__(self, at: dt.datetime | str) -> None:

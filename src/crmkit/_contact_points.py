@@ -27,10 +27,11 @@ class PhoneNumber:
     Build one from what a person typed with `PhoneNumber.parse`, which validates the number
     against the numbering plan of its country; the constructor takes only the E.164 text.
 
-    >>> PhoneNumber.parse("138 0013 8000", region="CN")
-    PhoneNumber('+8613800138000')
-    >>> PhoneNumber.parse("+1 650-253-0000").e164
-    '+16502530000'
+    Examples:
+        >>> PhoneNumber.parse("138 0013 8000", region="CN")
+        PhoneNumber('+8613800138000')
+        >>> PhoneNumber.parse("+1 650-253-0000").e164
+        '+16502530000'
     """
 
     e164: str
@@ -84,8 +85,9 @@ class PhoneNumber:
 class EmailAddress:
     """A syntactically valid email address, with its domain in lower case.
 
-    >>> EmailAddress.parse("Li.Wei@Example.COM")
-    EmailAddress('Li.Wei@example.com')
+    Examples:
+        >>> EmailAddress.parse("Li.Wei@Example.COM")
+        EmailAddress('Li.Wei@example.com')
     """
 
     address: str

@@ -332,9 +332,10 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
 def to_dict(obj: object) -> Any:  # noqa: ANN401 (plain data of whatever shape the object has)
     """`obj` as plain, JSON-ready data (dicts, lists, strings, numbers, booleans, None).
 
-    >>> from crmkit import Money, to_dict
-    >>> to_dict(Money("12.30", "CNY"))
-    {'amount': '12.30', 'currency': 'CNY'}
+    Examples:
+        >>> from crmkit import Money, to_dict
+        >>> to_dict(Money("12.30", "CNY"))
+        {'amount': '12.30', 'currency': 'CNY'}
     """
     return make_converter().unstructure(obj)
 

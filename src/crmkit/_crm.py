@@ -119,11 +119,12 @@ class CRM:
         doubling each time up to `max_backoff` ("full jitter"), so that colliding writers
         spread out.
 
-        >>> import crmkit
-        >>> from crmkit.customers import Customer
-        >>> crm = crmkit.open("memory://")
-        >>> crm.run(lambda uow: uow.customers.add(Customer(name="Acme", owner_id="li")),
-        ...         actor="li")
+        Examples:
+            >>> import crmkit
+            >>> from crmkit.customers import Customer
+            >>> crm = crmkit.open("memory://")
+            >>> crm.run(lambda uow: uow.customers.add(Customer(name="Acme", owner_id="li")),
+            ...         actor="li")
 
         Returns:
             What `work` returned.

@@ -16,7 +16,8 @@ __all__ = ["new_id"]
 def new_id() -> UUID:
     """A new, time-ordered identifier (UUID version 7).
 
-    >>> new_id().version
-    7
+    Examples:
+        >>> new_id().version
+        7
     """
     return uuid7()

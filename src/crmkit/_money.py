@@ -87,11 +87,12 @@ class Money:
     `Money.rounded` to round on purpose), and arithmetic or ordering across currencies raises
     `CurrencyMismatch`. Sums are exact however many amounts are added.
 
-    >>> from decimal import Decimal
-    >>> Money("1999.90", "CNY") + Money(100, "CNY")
-    Money('2099.90', 'CNY')
-    >>> Money("10", "CNY").allocate([1, 1, 1])
-    [Money('3.34', 'CNY'), Money('3.33', 'CNY'), Money('3.33', 'CNY')]
+    Examples:
+        >>> from decimal import Decimal
+        >>> Money("1999.90", "CNY") + Money(100, "CNY")
+        Money('2099.90', 'CNY')
+        >>> Money("10", "CNY").allocate([1, 1, 1])
+        [Money('3.34', 'CNY'), Money('3.33', 'CNY'), Money('3.33', 'CNY')]
     """
 
     amount: Decimal
@@ -142,10 +143,11 @@ class Money:
         `rounding` is one of the `decimal` module's modes; the default rounds half away from zero,
         the commercial rule.
 
-        >>> Money.rounded("2.345", "CNY")
-        Money('2.35', 'CNY')
-        >>> Money.rounded("1234.5", "JPY")
-        Money('1235', 'JPY')
+        Examples:
+            >>> Money.rounded("2.345", "CNY")
+            Money('2.35', 'CNY')
+            >>> Money.rounded("1234.5", "JPY")
+            Money('1235', 'JPY')
         """
         exponent = minor_units(currency)
         value = _to_decimal(amount)
@@ -209,8 +211,9 @@ class Money:
     def multiply(self, factor: Decimal | int | str, *, rounding: str = ROUND_HALF_UP) -> Money:
         """Multiply by `factor` and round the product to the currency's minor units.
 
-        >>> Money("100.00", "CNY").multiply("0.125")
-        Money('12.50', 'CNY')
+        Examples:
+            >>> Money("100.00", "CNY").multiply("0.125")
+            Money('12.50', 'CNY')
         """
         product = _EXACT.multiply(self.amount, _to_decimal(factor, "factor"))
         if product.copy_abs() >= _LIMIT:

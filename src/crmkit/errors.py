@@ -77,8 +77,9 @@ class Issue:
 class ValidationError(CrmkitError, ValueError):
     """Input that does not make a valid object; nothing was created or written.
 
-    `issues` lists every bad field found, each with its path::
+    `issues` lists every bad field found, each with its path.
 
+    Examples:
         >>> from crmkit import Money
         >>> Money("1.234", "CNY")
         Traceback (most recent call last):

@@ -186,6 +186,7 @@ def exclude_crmkit(
     """
 
     def include(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
+        """Whether Alembic autogenerate should look at this object (not if it is crmkit's)."""
         if type_ == "table":
             return not (name or "").startswith(prefix)
         table = parent_names.get("table_name")

@@ -1,8 +1,9 @@
 """Customers: the customer aggregate (customer + contacts), custom fields and the timeline.
 
->>> from crmkit.customers import Customer
->>> Customer(name="Acme", owner_id="li.na").lifecycle
-<LifecycleStage.LEAD: 'lead'>
+Examples:
+    >>> from crmkit.customers import Customer
+    >>> Customer(name="Acme", owner_id="li.na").lifecycle
+    <LifecycleStage.LEAD: 'lead'>
 """
 
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType

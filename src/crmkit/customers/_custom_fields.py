@@ -82,12 +82,13 @@ class CustomField(Validated):
 class CustomFieldSchema:
     """The custom fields a host app declares for its customers.
 
-    >>> schema = CustomFieldSchema([
-    ...     CustomField(name="segment", type=FieldType.CHOICE, choices=("SME", "enterprise")),
-    ...     CustomField(name="budget_100k_plus", type=FieldType.BOOLEAN, required=True),
-    ... ])
-    >>> [str(i) for i in schema.issues({"segment": "startup"})]
-    ["segment: 'startup' is not one of 'SME', 'enterprise'", 'budget_100k_plus: is required']
+    Examples:
+        >>> schema = CustomFieldSchema([
+        ...     CustomField(name="segment", type=FieldType.CHOICE, choices=("SME", "enterprise")),
+        ...     CustomField(name="budget_100k_plus", type=FieldType.BOOLEAN, required=True),
+        ... ])
+        >>> [str(i) for i in schema.issues({"segment": "startup"})]
+        ["segment: 'startup' is not one of 'SME', 'enterprise'", 'budget_100k_plus: is required']
     """
 
     fields: tuple[CustomField, ...] = attrs.field(converter=as_tuple)

@@ -279,13 +279,14 @@ class Customer(Validated):
     Everything about the customer that must change together lives here; the interaction
     timeline is kept apart (see `Interaction`) because it only grows.
 
-    >>> from crmkit.customers import Customer, Contact, BuyingRole
-    >>> acme = Customer(name="上海云杉科技有限公司", owner_id="wang.fang", code="C-0001")
-    >>> boss = Contact(name="李明", roles=frozenset({BuyingRole.DECISION_MAKER}))
-    >>> acme.add_contact(boss)
-    >>> acme.add_contact(Contact(name="Chen Jie", reports_to=boss.id))
-    >>> [c.name for c in acme.chain_of_command(acme.contacts[1].id)]
-    ['Chen Jie', '李明']
+    Examples:
+        >>> from crmkit.customers import Customer, Contact, BuyingRole
+        >>> acme = Customer(name="上海云杉科技有限公司", owner_id="wang.fang", code="C-0001")
+        >>> boss = Contact(name="李明", roles=frozenset({BuyingRole.DECISION_MAKER}))
+        >>> acme.add_contact(boss)
+        >>> acme.add_contact(Contact(name="Chen Jie", reports_to=boss.id))
+        >>> [c.name for c in acme.chain_of_command(acme.contacts[1].id)]
+        ['Chen Jie', '李明']
 
     Attributes:
         name: the customer's name.
@@ -417,15 +418,16 @@ class Customer(Validated):
     def is_contactable(self, at: pendulum.DateTime, channel: Channel | None = None) -> bool:
         """Whether the customer may be contacted at `at` through `channel` (or at all).
 
-        >>> import pendulum
-        >>> from crmkit.customers import Customer, DoNotContact, Channel
-        >>> week = DoNotContact(start=pendulum.datetime(2026, 3, 2),
-        ...                     end=pendulum.datetime(2026, 3, 9),
-        ...                     channels=frozenset({Channel.CALL}), reason="no calls this week")
-        >>> c = Customer(name="Acme", owner_id="li", do_not_contact=(week,))
-        >>> c.is_contactable(pendulum.datetime(2026, 3, 4), Channel.CALL)
-        False
-        >>> c.is_contactable(pendulum.datetime(2026, 3, 4), Channel.EMAIL)
-        True
+        Examples:
+            >>> import pendulum
+            >>> from crmkit.customers import Customer, DoNotContact, Channel
+            >>> week = DoNotContact(start=pendulum.datetime(2026, 3, 2),
+            ...                     end=pendulum.datetime(2026, 3, 9),
+            ...                     channels=frozenset({Channel.CALL}), reason="no calls this week")
+            >>> c = Customer(name="Acme", owner_id="li", do_not_contact=(week,))
+            >>> c.is_contactable(pendulum.datetime(2026, 3, 4), Channel.CALL)
+            False
+            >>> c.is_contactable(pendulum.datetime(2026, 3, 4), Channel.EMAIL)
+            True
         """
         return not any(w.blocks(at, channel) for w in self.do_not_contact)

@@ -38,13 +38,14 @@ class UnitOfWork(abc.ABC):
     the block raises. The events recorded with `record` are published to the CRM's subscribers
     only after the commit; a rollback drops them.
 
-    >>> import crmkit
-    >>> from crmkit.customers import Customer
-    >>> crm = crmkit.open("memory://")
-    >>> with crm.unit_of_work(actor="li.na", tenant="acme") as uow:
-    ...     uow.customers.add(Customer(name="Acme", owner_id="li.na"))
-    ...     uow.customers.count()
-    1
+    Examples:
+        >>> import crmkit
+        >>> from crmkit.customers import Customer
+        >>> crm = crmkit.open("memory://")
+        >>> with crm.unit_of_work(actor="li.na", tenant="acme") as uow:
+        ...     uow.customers.add(Customer(name="Acme", owner_id="li.na"))
+        ...     uow.customers.count()
+        1
 
     A write that fails with a conflict (`DuplicateError`, `ConcurrencyError`) or a storage error
     spoils the unit of work: it can only be rolled back, and `commit` raises.
@@ -89,16 +90,17 @@ class UnitOfWork(abc.ABC):
 
         The tenant, the actor, the time and a new id are filled in.
 
-        >>> import crmkit
-        >>> from crmkit.customers import OwnerChanged
-        >>> crm = crmkit.open("memory://")
-        >>> seen = []
-        >>> crm.subscribe(OwnerChanged, seen.append)
-        >>> with crm.unit_of_work(actor="boss") as uow:
-        ...     _ = uow.record(OwnerChanged, customer_id=crmkit.new_id(),
-        ...                    previous_owner_id="li", owner_id="wang")
-        >>> seen[0].owner_id, seen[0].actor_id
-        ('wang', 'boss')
+        Examples:
+            >>> import crmkit
+            >>> from crmkit.customers import OwnerChanged
+            >>> crm = crmkit.open("memory://")
+            >>> seen = []
+            >>> crm.subscribe(OwnerChanged, seen.append)
+            >>> with crm.unit_of_work(actor="boss") as uow:
+            ...     _ = uow.record(OwnerChanged, customer_id=crmkit.new_id(),
+            ...                    previous_owner_id="li", owner_id="wang")
+            >>> seen[0].owner_id, seen[0].actor_id
+            ('wang', 'boss')
         """
         self._check_open()
         event = kind(

@@ -1,0 +1,60 @@
+"""The documentation is tested: every example in the docs and the README runs, and so do the
+doctests in crmkit's docstrings.
+
+In a page, the ``python`` blocks run in order in one namespace (later blocks use earlier
+names), with ``tmp`` set to a fresh directory. ``py`` blocks are illustrations that need
+something a page cannot provide (a host's Alembic ``env.py``, a server); blocks that include a
+file (``--8<--``) show the recipes in ``examples/``, which ``tests/recipes`` runs.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import crmkit
+
+ROOT = Path(__file__).parents[1]
+PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def python_blocks(page: Path) -> list[str]:
+    return [b for b in BLOCK.findall(page.read_text("utf-8")) if not b.startswith("--8<--")]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_example_in_the_page_runs(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    namespace: dict[str, object] = {"tmp": tmp_path, "__name__": f"docs_{page.stem}"}
+    blocks = python_blocks(page)
+    for number, source in enumerate(blocks, start=1):
+        code = compile(source, f"{page.name} (example {number})", "exec")
+        exec(code, namespace)  # noqa: S102 (the docs' own examples)
+
+
+def test_pages_that_should_have_examples_have_them() -> None:
+    for name in ("index", "getting-started", "money", "customers", "storage", "errors"):
+        assert python_blocks(ROOT / "docs" / f"{name}.md"), name
+
+
+def _modules() -> list[str]:
+    return ["crmkit"] + [
+        m.name
+        for m in pkgutil.walk_packages(crmkit.__path__, "crmkit.")
+        if ".migrations" not in m.name and m.name != "crmkit.__main__"
+    ]
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0
