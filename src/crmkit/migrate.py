@@ -82,6 +82,19 @@ def head() -> str:
     return revision
 
 
+def _command(
+    run: Callable[[Config, str], None],
+    target: Target,
+    revision: str,
+    prefix: str,
+    schema: str | None,
+) -> None:
+    config = _config(prefix, schema)
+    with _connection(target) as connection:
+        config.attributes["connection"] = connection
+        run(config, revision)
+
+
 def upgrade(
     target: Target,
     *,
@@ -94,20 +107,14 @@ def upgrade(
     On a host's ``Connection`` the migration runs in the host's transaction; the host commits.
     Safe to run again: a database already at `revision` is left as it is.
     """
-    config = _config(prefix, schema)
-    with _connection(target) as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _command(command.upgrade, target, revision, prefix, schema)
 
 
 def downgrade(
     target: Target, *, revision: str, prefix: str = DEFAULT_PREFIX, schema: str | None = None
 ) -> None:
     """Take crmkit's tables at `target` back to `revision` (``"base"`` removes them all)."""
-    config = _config(prefix, schema)
-    with _connection(target) as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    _command(command.downgrade, target, revision, prefix, schema)
 
 
 def stamp(
@@ -121,10 +128,7 @@ def stamp(
 
     `SqlStore.create_all` does this after creating the tables from the current definitions.
     """
-    config = _config(prefix, schema)
-    with _connection(target) as connection:
-        config.attributes["connection"] = connection
-        command.stamp(config, revision)
+    _command(command.stamp, target, revision, prefix, schema)
 
 
 def current(

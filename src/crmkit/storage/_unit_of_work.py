@@ -209,6 +209,21 @@ class UnitOfWork(abc.ABC):
         if found:
             raise ValidationError(found)
 
+    def _check_new_customers(self, batch: list[Customer]) -> None:
+        """`_check_customer` for customers about to be added, which must not be stored yet.
+
+        In a batch of more than one, each issue's path starts with the customer's index.
+        """
+        for i, customer in enumerate(batch):
+            try:
+                self._check_customer(customer)
+                if customer.version != 0:
+                    raise ValidationError.of(
+                        "version", f"is {customer.version}: the customer is already stored"
+                    )
+            except ValidationError as e:
+                raise (e.under(f"[{i}]") if len(batch) > 1 else e) from None
+
     def _check_interaction(self, interaction: Interaction) -> None:
         """Raise `ValidationError` for anything wrong with `interaction`."""
         if not isinstance(interaction, Interaction):

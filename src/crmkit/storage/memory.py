@@ -207,17 +207,8 @@ class _Customers:
         batch = list(customers)
 
         def add() -> None:
-            rows = []
-            for i, customer in enumerate(batch):
-                try:
-                    uow._check_customer(customer)
-                    if customer.version != 0:
-                        raise ValidationError.of(
-                            "version", f"is {customer.version}: the customer is already stored"
-                        )
-                except ValidationError as e:
-                    raise e.under(f"[{i}]") if len(batch) > 1 else e from None
-                rows.append(_dump.unstructure(customer, Customer))
+            uow._check_new_customers(batch)
+            rows = [_dump.unstructure(customer, Customer) for customer in batch]
             ids = [c.id for c in batch]
             codes = [c.code for c in batch if c.code is not None]
             for c in batch:

@@ -386,15 +386,7 @@ class _Customers(_Repository):
         uow = self._uow
         batch = list(customers)
         uow._check_open()
-        for i, c in enumerate(batch):
-            try:
-                uow._check_customer(c)
-                if c.version != 0:
-                    raise ValidationError.of(
-                        "version", f"is {c.version}: the customer is already stored"
-                    )
-            except ValidationError as e:
-                raise (e.under(f"[{i}]") if len(batch) > 1 else e) from None
+        uow._check_new_customers(batch)
         if not batch:
             return
         tenant = self._tenant
