@@ -4,8 +4,8 @@ memory and SQLite always run. PostgreSQL and MariaDB run when ``CRMKIT_TEST_POST
 ``CRMKIT_TEST_MYSQL_URL`` are set; without them the tests skip and say why, except under CI
 (``CI`` set), where a missing URL fails the run so server tests are never skipped silently.
 
-Each pytest-xdist worker gets tables of its own (a per-worker table prefix), so workers never
-see each other's rows on a shared server database.
+Each test process (each pytest-xdist worker, each concurrent run) gets tables of its own on a
+shared server database, named with its process id, and drops them at the end.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Backend:
     make_store: Callable[[], Store]
     empty: Callable[[], None]
     stores: list[Store] = attrs.Factory(list)
+    cleanup: Callable[[], None] | None = None
 
     def fresh(self, **crm_options: object) -> crmkit.CRM:
         self.empty()
@@ -54,6 +55,8 @@ class Backend:
         return self.name != "memory"
 
     def close(self) -> None:
+        if self.cleanup is not None:
+            self.cleanup()
         for store in self.stores:
             store.close()
 
@@ -69,12 +72,16 @@ def server_url(name: str) -> str:
     return url
 
 
-def _sql_backend(name: str, url: str, worker: str) -> Backend:
+#: Names that no other test process on the same server uses.
+RUN = str(os.getpid() % 100_000)
+
+
+def _sql_backend(name: str, url: str) -> Backend:
     import sqlalchemy as sa
 
     from crmkit.storage.sql import SqlStore, build_tables
 
-    tables = build_tables(prefix=f"crmkit_t{worker}_")
+    tables = build_tables(prefix=f"crmkit_t{RUN}_")
     probe = SqlStore.from_url(url)
     engine = probe.engine
     try:
@@ -94,7 +101,11 @@ def _sql_backend(name: str, url: str, worker: str) -> Backend:
             for table in reversed(tables.metadata.sorted_tables):
                 connection.execute(table.delete())
 
-    return Backend(name, make_store, empty, stores=[probe])
+    def drop() -> None:
+        with engine.begin() as connection:
+            tables.metadata.drop_all(connection)
+
+    return Backend(name, make_store, empty, stores=[probe], cleanup=drop)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -102,7 +113,6 @@ def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
     name: str = request.param
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
     if name == "memory":
         holder: list[MemoryStore] = [MemoryStore()]
 
@@ -112,9 +122,9 @@ def backend(
         made = Backend(name, lambda: holder[0], empty)
     elif name == "sqlite":
         path: Path = tmp_path_factory.mktemp("sqlite") / "contract.db"
-        made = _sql_backend(name, f"sqlite:///{path}", worker)
+        made = _sql_backend(name, f"sqlite:///{path}")
     else:
-        made = _sql_backend(name, server_url(name), worker)
+        made = _sql_backend(name, server_url(name))
     yield made
     made.close()
 

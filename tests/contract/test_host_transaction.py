@@ -16,11 +16,11 @@ from crmkit.customers import Customer, CustomerRegistered
 from crmkit.errors import DuplicateError
 from crmkit.storage.sql import SqlStore
 
-from .conftest import Backend
+from .conftest import RUN, Backend
 
 host_metadata = sa.MetaData()
 notes = sa.Table(
-    "host_notes",
+    f"host_notes_{RUN}",
     host_metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("text", sa.String(100)),

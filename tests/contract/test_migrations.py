@@ -4,7 +4,6 @@ out of the host's autogenerate, and opening a database that is behind is refused
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from crmkit import migrate
 from crmkit.errors import SchemaVersionError
 from crmkit.storage.sql import SqlStore, build_tables
 
-from .conftest import Backend
+from .conftest import RUN, Backend
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ def engine(backend: Backend, tmp_path: Any) -> Iterator[sa.Engine]:
 @pytest.fixture
 def prefix(engine: sa.Engine) -> Iterator[str]:
     """Table names of this test's own, dropped afterwards."""
-    name = f"crmkit_m{os.environ.get('PYTEST_XDIST_WORKER', '')}_"
+    name = f"crmkit_m{RUN}_"
     _drop(engine, name)
     yield name
     _drop(engine, name)
@@ -139,7 +138,7 @@ def test_a_database_one_migration_behind_is_refused_then_upgraded(
 def test_crmkit_can_live_in_a_schema_of_its_own(backend: Backend, engine: sa.Engine) -> None:
     if backend.name != "postgres":
         pytest.skip("schemas are a PostgreSQL feature (on MariaDB a schema is a database)")
-    schema = f"crmkit_s{os.environ.get('PYTEST_XDIST_WORKER', '')}"
+    schema = f"crmkit_s{RUN}"
     with engine.begin() as connection:
         connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
