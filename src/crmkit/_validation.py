@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -94,11 +95,23 @@ def recheck(obj: Any) -> list[Issue]:  # noqa: ANN401 (any attrs instance)
     checked here, which is what a repository does before it writes.
     """
     found: list[Issue] = []
-    for name, fn in _plan(obj.__class__):
+    for name, fn in _mutable_plan(obj.__class__):
         value = getattr(obj, name)
-        if isinstance(value, list | dict):
+        if fn(value):
             found.extend(_run(fn, name, value))
     return _with_invariants(obj, found)
+
+
+@functools.cache
+def _mutable_plan(cls: Any) -> tuple[tuple[str, Check], ...]:  # noqa: ANN401
+    """The checked fields of `cls` that hold lists or dicts (their converters make sure)."""
+    hints = typing.get_type_hints(cls)
+    mutable = {
+        name
+        for name, hint in hints.items()
+        if hint in (list, dict) or typing.get_origin(hint) in (list, dict)
+    }
+    return tuple((name, fn) for name, fn in _plan(cls) if name in mutable)
 
 
 def _with_invariants(obj: Any, found: list[Issue]) -> list[Issue]:  # noqa: ANN401

@@ -369,17 +369,20 @@ class Customer(Validated):
 
     def _cycles(self) -> Iterator[Issue]:
         boss = {c.id: c.reports_to for c in self.contacts}
+        settled: set[UUID] = set()  # contacts whose reporting line is known to end at a top
         for i, c in enumerate(self.contacts):
-            walked = {c.id}
-            up = c.reports_to
-            while up is not None:
+            walked: list[UUID] = []
+            up: UUID | None = c.id
+            while up is not None and up not in settled:
                 if up in walked:
                     yield Issue(
                         f"contacts[{i}].reports_to", "the reporting line goes round in a circle"
                     )
                     break
-                walked.add(up)
+                walked.append(up)
                 up = boss.get(up)
+            else:
+                settled.update(walked)
 
     def contact(self, contact_id: UUID) -> Contact:
         """The contact with `contact_id`.

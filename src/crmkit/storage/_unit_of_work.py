@@ -75,7 +75,10 @@ class UnitOfWork(abc.ABC):
         self._custom_fields = custom_fields
         self._on_commit = on_commit
         self._events: list[DomainEvent] = []
-        self._versions: list[tuple[Any, int]] = []
+        # Objects written, and the versions they had before: two lists rather than a list of
+        # pairs, so a bulk write adds no container per object for the garbage collector.
+        self._stamped: list[Any] = []
+        self._old_versions: list[int] = []
         self._state = _State.OPEN
         self._failure: BaseException | None = None
 
@@ -147,7 +150,8 @@ class UnitOfWork(abc.ABC):
             raise
         self._state = _State.COMMITTED
         events, self._events = self._events, []
-        self._versions.clear()
+        self._stamped.clear()
+        self._old_versions.clear()
         self._publish(events)
 
     def rollback(self) -> None:
@@ -160,9 +164,12 @@ class UnitOfWork(abc.ABC):
             self._state = _State.ROLLED_BACK
             self._events.clear()
             # Objects written in this unit of work get back the version they had before it.
-            for obj, version in reversed(self._versions):
+            for obj, version in zip(
+                reversed(self._stamped), reversed(self._old_versions), strict=True
+            ):
                 obj.version = version
-            self._versions.clear()
+            self._stamped.clear()
+            self._old_versions.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -196,7 +203,8 @@ class UnitOfWork(abc.ABC):
 
     def _stamp(self, obj: Any, version: int) -> None:  # noqa: ANN401 (any versioned entity)
         """Set `obj.version`, remembering the old one in case of rollback."""
-        self._versions.append((obj, obj.version))
+        self._stamped.append(obj)
+        self._old_versions.append(obj.version)
         obj.version = version
 
     def _check_customer(self, customer: Customer) -> None:

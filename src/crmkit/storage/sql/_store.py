@@ -435,15 +435,20 @@ class _Customers(_Repository):
         if not batch:
             return
         tenant = self._tenant
-        rows = [customer_values(tenant, c, 1) for c in batch]
-        people = [row for c in batch for row in contact_values(tenant, c)]
+        store = self._uow._store
+        insert_customers = store.bulk_insert(self._t.customers)
+        insert_contacts = store.bulk_insert(self._t.contacts)
 
         def insert(connection: Connection) -> None:
-            store = self._uow._store
+            # In chunks: the rows of a chunk (which hold UUIDs and dicts, tracked by the cyclic
+            # garbage collector) die before the next is built, instead of 100,000 of them being
+            # traversed by every collection while a large batch is converted.
             try:
-                store.bulk_insert(self._t.customers)(connection, rows)
-                if people:
-                    store.bulk_insert(self._t.contacts)(connection, people)
+                for chunk in _chunks(batch):
+                    insert_customers(connection, [customer_values(tenant, c, 1) for c in chunk])
+                    people = [row for c in chunk for row in contact_values(tenant, c)]
+                    if people:
+                        insert_contacts(connection, people)
             except exc.IntegrityError as e:
                 raise self._duplicate(e, batch) from e
 
