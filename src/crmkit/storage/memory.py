@@ -24,6 +24,7 @@ from crmkit.errors import (
     NotFound,
     ValidationError,
 )
+from crmkit.storage._arguments import a_key, a_limit, an_id, an_instant, ids
 from crmkit.storage._unit_of_work import UnitOfWork
 
 __all__ = ["MemoryStore"]
@@ -229,6 +230,7 @@ class _Customers:
 
     def get(self, customer_id: UUID) -> Customer:
         self._uow._check_open()
+        an_id(customer_id, "customer_id")
         row = self._uow._read(_CUSTOMERS, customer_id)
         if row is None:
             raise NotFound("customer", customer_id)
@@ -237,7 +239,7 @@ class _Customers:
     def get_many(self, customer_ids: Iterable[UUID]) -> list[Customer]:
         self._uow._check_open()
         found = []
-        for key in customer_ids:
+        for key in ids(customer_ids, "customer_ids"):
             row = self._uow._read(_CUSTOMERS, key)
             if row is not None:
                 found.append(self._load(key, row))
@@ -245,6 +247,7 @@ class _Customers:
 
     def by_code(self, code: str) -> Customer:
         self._uow._check_open()
+        a_key(code, "code")
         for key, row in self._uow._scan(_CUSTOMERS):
             if row["code"] == code:
                 return self._load(key, row)
@@ -252,12 +255,15 @@ class _Customers:
 
     def by_owner(self, owner_id: str) -> list[Customer]:
         self._uow._check_open()
+        a_key(owner_id, "owner_id")
         rows = sorted((k, r) for k, r in self._uow._scan(_CUSTOMERS) if r["owner_id"] == owner_id)
         return [self._load(k, r) for k, r in rows]
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
         self._uow._check_open()
-        _check_limit(limit)
+        a_limit(limit)
+        if after is not None:
+            an_id(after, "after")
         keys = sorted(k for k, _ in self._uow._scan(_CUSTOMERS) if after is None or k > after)
         return [self.get(k) for k in keys[:limit]]
 
@@ -324,6 +330,7 @@ class _Interactions:
 
     def get(self, interaction_id: UUID) -> Interaction:
         self._uow._check_open()
+        an_id(interaction_id, "interaction_id")
         row = self._uow._read(_INTERACTIONS, interaction_id)
         if row is None:
             raise NotFound("interaction", interaction_id)
@@ -337,7 +344,8 @@ class _Interactions:
         until: pendulum.DateTime | None = None,
     ) -> list[Interaction]:
         self._uow._check_open()
-        key = str(customer_id)
+        key = str(an_id(customer_id, "customer_id"))
+        since, until = an_instant(since, "since"), an_instant(until, "until")
         found = [
             _from_row(_INTERACTIONS, iid, row, Interaction)
             for iid, row in self._uow._scan(_INTERACTIONS)
@@ -380,8 +388,3 @@ class _Interactions:
             uow._write(_INTERACTIONS, interaction.id, _DELETED)
 
         uow._guard(remove)
-
-
-def _check_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError.of("limit", f"must be a positive integer, not {limit!r}")

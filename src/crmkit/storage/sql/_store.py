@@ -22,6 +22,7 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent
+from crmkit.storage._arguments import a_key, a_limit, an_id, an_instant, ids
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._rows import (
@@ -464,45 +465,54 @@ class _Customers(_Repository):
         return DuplicateError("customer", "id", batch[0].id if len(batch) == 1 else None)
 
     def get(self, customer_id: UUID) -> Customer:
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
         found = self._run("loading a customer", lambda c: self._load_one(c, "id", id=customer_id))
         if found is None:
             raise NotFound("customer", customer_id)
         return found
 
     def get_many(self, customer_ids: Iterable[UUID]) -> list[Customer]:
-        wanted = list(customer_ids)
+        self._uow._check_open()
+        wanted = ids(customer_ids, "customer_ids")
 
         def load(connection: Connection) -> list[Customer]:
             found: dict[UUID, Customer] = {}
-            for ids in _chunks(wanted):
-                for c in self._load(connection, "ids", ids=list(ids)):
+            for chunk in _chunks(wanted):
+                for c in self._load(connection, "ids", ids=list(chunk)):
                     found[c.id] = c
             return [found[i] for i in wanted if i in found]
 
         return self._run("loading customers", load)
 
     def by_code(self, code: str) -> Customer:
+        self._uow._check_open()
+        a_key(code, "code")
         found = self._run("loading a customer", lambda c: self._load_one(c, "code", code=code))
         if found is None:
             raise NotFound("customer with code", code)
         return found
 
     def by_owner(self, owner_id: str) -> list[Customer]:
+        self._uow._check_open()
+        a_key(owner_id, "owner_id")
         return self._run("loading customers", lambda c: self._load(c, "owner", owner=owner_id))
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError.of("limit", f"must be a positive integer, not {limit!r}")
+        self._uow._check_open()
+        a_limit(limit)
+        if after is not None:
+            an_id(after, "after")
         table = self._t.customers
 
         def load(connection: Connection) -> list[Customer]:
-            ids = connection.scalars(
+            found = connection.scalars(
                 sa.select(table.c.id)
                 .where(self._mine(table), sa.true() if after is None else table.c.id > after)
                 .order_by(table.c.id)
                 .limit(limit)
             ).all()
-            return self._load(connection, "ids", ids=list(ids)) if ids else []
+            return self._load(connection, "ids", ids=list(found)) if found else []
 
         return self._run("loading customers", load)
 
@@ -607,6 +617,8 @@ class _Interactions(_Repository):
         self._uow._stamp(interaction, 1)
 
     def get(self, interaction_id: UUID) -> Interaction:
+        self._uow._check_open()
+        an_id(interaction_id, "interaction_id")
         table = self._t.interactions
         row = self._run(
             "loading an interaction",
@@ -627,6 +639,9 @@ class _Interactions(_Repository):
         since: pendulum.DateTime | None = None,
         until: pendulum.DateTime | None = None,
     ) -> list[Interaction]:
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
+        since, until = an_instant(since, "since"), an_instant(until, "until")
         table = self._t.interactions
         query = sa.select(table).where(self._mine(table), table.c.customer_id == customer_id)
         if since is not None:

@@ -1,0 +1,60 @@
+"""Checks of the arguments repositories take, shared by every adapter.
+
+A bad argument gets a `ValidationError` naming it before any storage is touched, so it never
+surfaces as a driver error from deep inside, and the unit of work stays usable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+import pendulum
+
+from crmkit._clock import to_utc
+from crmkit._validation import key_text
+from crmkit.errors import ValidationError
+
+__all__ = ["a_key", "a_limit", "an_id", "an_instant", "ids"]
+
+_key = key_text(max_length=64)
+
+
+def an_id(value: object, name: str) -> UUID:
+    """`value` if it is a UUID."""
+    if not isinstance(value, UUID):
+        raise ValidationError.of(name, f"must be a UUID, not {type(value).__name__}")
+    return value
+
+
+def ids(values: Iterable[object], name: str) -> list[UUID]:
+    """`values` as a list, if every one is a UUID."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValidationError.of(
+            name, f"must be a collection of UUIDs, not {type(values).__name__}"
+        )
+    found = list(values)
+    for i, value in enumerate(found):
+        an_id(value, f"{name}[{i}]")
+    return found  # type: ignore[return-value]
+
+
+def a_key(value: object, name: str) -> str:
+    """`value` if it is a key (a code, an owner id): non-blank text without surrounding spaces."""
+    problem = _key(value)
+    if problem is not None:
+        raise ValidationError.of(name, problem)
+    assert isinstance(value, str)  # noqa: S101 (narrowing for the type checker)
+    return value
+
+
+def an_instant(value: object, name: str) -> pendulum.DateTime | None:
+    """`value` as a UTC instant (``None`` stays ``None``); naive datetimes are refused."""
+    return None if value is None else to_utc(value, name)
+
+
+def a_limit(value: object) -> int:
+    """`value` if it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError.of("limit", f"must be a positive integer, not {value!r}")
+    return value
