@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CRM", "DEFAULT_TENANT", "open"]
 
-#: The tenant of a host that never mentions tenants.
 DEFAULT_TENANT = "default"
+"""The tenant of a host that never mentions tenants."""
 
 E = TypeVar("E", bound=DomainEvent)
 T = TypeVar("T")

@@ -21,9 +21,10 @@ from crmkit.errors import CurrencyMismatch, ValidationError
 
 __all__ = ["MAX_INTEGER_DIGITS", "Money", "minor_units"]
 
-#: The largest amount has this many digits before the decimal point. Every storage adapter keeps
-#: it exactly (``NUMERIC(38, 4)`` on servers, text on SQLite).
 MAX_INTEGER_DIGITS = 34
+"""The largest amount has this many digits before the decimal point: as many as every storage
+backend keeps exactly (``NUMERIC(38, 4)`` on servers, text on SQLite).
+"""
 
 # Arithmetic between amounts is exact: any rounding the context would do raises instead.
 _EXACT = Context(prec=80, traps=[Inexact, InvalidOperation, Overflow])

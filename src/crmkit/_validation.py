@@ -37,10 +37,10 @@ __all__ = [
     "validate",
 ]
 
-#: A check: the problem with a value in words, issues for parts of it, or None when it is fine.
 Check = Callable[[Any], "str | Sequence[Issue] | None"]
-#: A check of a single value, whose problem is always one sentence.
+"""A check: the problem with a value in words, issues for parts of it, or None when it is fine."""
 SimpleCheck = Callable[[Any], "str | None"]
+"""A check of a single value, whose problem is always one sentence."""
 
 _CHECK = "crmkit.check"
 
@@ -146,11 +146,11 @@ def check_assignment(instance: object, attribute: attrs.Attribute[Any], value: A
     return value
 
 
-#: ``on_setattr`` for entities: convert the value as ``__init__`` would, then check it.
 ON_SETATTR: list[Callable[[Any, attrs.Attribute[Any], Any], Any]] = [
     attrs.setters.convert,
     check_assignment,
 ]
+"""``on_setattr`` for entities: convert the value as ``__init__`` would, then check it."""
 
 
 class Validated:

@@ -43,8 +43,8 @@ __all__ = [
     "verify",
 ]
 
-#: The prefix of crmkit's table names (and of its version table) unless a host picks another.
 DEFAULT_PREFIX = "crmkit_"
+"""The prefix of crmkit's table names (and of its version table) unless a host picks another."""
 
 Target = str | sa.URL | Engine | Connection
 
@@ -199,5 +199,5 @@ def exclude_crmkit(
     return include
 
 
-#: `exclude_crmkit` for the default table prefix.
 include_name: Callable[[str | None, str, Mapping[str, Any]], bool] = exclude_crmkit()
+"""`exclude_crmkit` for the default table prefix."""

@@ -45,8 +45,8 @@ __all__ = [
     "Tier",
 ]
 
-#: Values a custom field may hold. Floats are not among them: use `Decimal`.
 CustomValue = str | int | bool | Decimal | dt.date
+"""Values a custom field may hold. Floats are not among them: use `Decimal`."""
 
 
 class CustomerKind(enum.StrEnum):
@@ -184,12 +184,12 @@ class Tier(Validated):
     service_level: str = attrs.field(default="", metadata=check(text(max_length=200, blank=True)))
 
 
-#: The reference tiers: A gets a dedicated service, B a quarterly visit, C a monthly newsletter.
 DEFAULT_TIERS: Mapping[str, Tier] = {
     "A": Tier(code="A", service_level="dedicated service"),
     "B": Tier(code="B", service_level="quarterly visit"),
     "C": Tier(code="C", service_level="monthly newsletter"),
 }
+"""The reference tiers: A gets a dedicated service, B a quarterly visit, C a monthly newsletter."""
 
 
 @attrs.frozen(kw_only=True)

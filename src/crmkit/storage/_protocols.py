@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CustomerRepository", "EventSink", "InteractionRepository", "Store"]
 
-#: Receives the events of a unit of work once its writes are durable.
 EventSink = Callable[[Sequence["DomainEvent"]], None]
+"""Receives the events of a unit of work once its writes are durable."""
 
 
 class CustomerRepository(Protocol):

@@ -63,7 +63,6 @@ __all__ = [
     "timezones",
 ]
 
-#: Time zones with daylight saving on both hemispheres, and some without.
 TIMEZONES = (
     "UTC",
     "Asia/Shanghai",
@@ -72,6 +71,7 @@ TIMEZONES = (
     "Australia/Sydney",
     "Asia/Kolkata",
 )
+"""Time zones with daylight saving on both hemispheres, and some without."""
 # Real numbers in national format per region; each passes PhoneNumber.parse.
 _NATIONAL = {
     "CN": ("138{:08d}", "139{:08d}", "186{:08d}", "150{:08d}"),

@@ -38,7 +38,6 @@ _load = make_converter(trusted=True)
 _dump = make_converter()
 
 
-#: The columns of the ``customers`` table, in table order.
 CUSTOMER_COLUMNS = (
     "tenant_id",
     "id",
@@ -55,7 +54,7 @@ CUSTOMER_COLUMNS = (
     "birthday",
     "details",
 )
-#: The columns of the ``contacts`` table, in table order.
+"""The columns of the ``customers`` table, in table order."""
 CONTACT_COLUMNS = (
     "tenant_id",
     "id",
@@ -67,6 +66,7 @@ CONTACT_COLUMNS = (
     "birthday",
     "details",
 )
+"""The columns of the ``contacts`` table, in table order."""
 
 
 def customer_row(tenant_id: str, c: Customer, version: int) -> Row:

@@ -41,10 +41,10 @@ __all__ = ["SqlStore", "SqlUnitOfWork", "configure_sqlite", "metadata", "tables"
 T = TypeVar("T")
 
 _DEFAULT_TABLES = build_tables()
-#: crmkit's tables with the default names (``crmkit_customers``, ...).
 tables = _DEFAULT_TABLES
-#: The `MetaData` of `tables`: hand it to Alembic or call ``metadata.create_all(engine)``.
+"""crmkit's tables with the default names (``crmkit_customers``, ...)."""
 metadata = tables.metadata
+"""The `MetaData` of `tables`: hand it to Alembic or call ``metadata.create_all(engine)``."""
 
 # Rows fetched per ``IN (...)`` query: well under every backend's limit on bound parameters.
 _CHUNK = 500

@@ -30,7 +30,6 @@ from crmkit.storage.sql._types import Document, Id, Instant
 
 __all__ = ["NAMING_CONVENTION", "Tables", "build_tables"]
 
-#: Constraint names, the same on SQLite, PostgreSQL and MariaDB/MySQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -38,6 +37,7 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+"""Constraint names, the same on SQLite, PostgreSQL and MariaDB/MySQL."""
 
 # MariaDB/MySQL: 4-byte UTF-8 for emoji and rare CJK characters, and a binary collation so
 # that keys compare exactly as on PostgreSQL and SQLite (case and accents matter).
