@@ -2,11 +2,13 @@
 
     python bench/ingest.py --size 100000
 
-Both sides start from the same list of `Customer` objects (each with two contacts) and write
-the same columns into the same schema (crmkit's tables, tenant keys included), with the same
-SQLite settings (WAL, foreign keys on, one transaction). The baseline is what an app would
-write without crmkit: tuples for ``executemany``. Reads compare ``uow.customers.get`` and
-``uow.customers.by_owner`` with sqlite3 queries that build the same domain objects.
+Both sides start from the same list of `Customer` objects (each with two contacts, each contact
+with a phone number and an email address) and write the same rows into the same schema
+(crmkit's tables, tenant keys included: customers, contacts, and the contacts' phone numbers
+and emails indexed for lookups), with the same SQLite settings (WAL, foreign keys on, one
+transaction). The baseline is what an app would write without crmkit: tuples for
+``executemany``. Reads compare ``uow.customers.get``, ``by_owner`` and ``by_phone`` with
+sqlite3 queries that build the same domain objects.
 
 The last line is ``RESULT {json}``; ``ratio`` is the insert time of crmkit over the baseline's
 (goal: at most 2.0).
@@ -67,6 +69,7 @@ def raw_connect(path: Path) -> sqlite3.Connection:
 def raw_insert(connection: sqlite3.Connection, customers: Sequence[Customer]) -> None:
     customer_rows = []
     contact_rows = []
+    key_rows: list[tuple[Any, ...]] = []
     for c in customers:
         details: dict[str, Any] = {}
         if c.tags:
@@ -114,11 +117,18 @@ def raw_insert(connection: sqlite3.Connection, customers: Sequence[Customer]) ->
                     _encode(person),
                 )
             )
+            keys = {("phone", n.e164) for n in p.phones} | {
+                ("email", e.address.lower()) for e in p.emails
+            }
+            key_rows.extend(
+                (TENANT, kind, value, p.id.bytes, c.id.bytes) for kind, value in sorted(keys)
+            )
     connection.execute("BEGIN IMMEDIATE")
     connection.executemany(
         "INSERT INTO crmkit_customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", customer_rows
     )
     connection.executemany("INSERT INTO crmkit_contacts VALUES (?,?,?,?,?,?,?,?,?)", contact_rows)
+    connection.executemany("INSERT INTO crmkit_contact_keys VALUES (?,?,?,?,?)", key_rows)
     connection.execute("COMMIT")
 
 
@@ -182,12 +192,33 @@ def raw_by_owner(connection: sqlite3.Connection, owner: str) -> list[Customer]:
     return [raw_customer(r, contacts[r[1]]) for r in rows]
 
 
+def raw_by_phone(connection: sqlite3.Connection, phone: str) -> list[Customer]:
+    rows = connection.execute(
+        "SELECT * FROM crmkit_customers WHERE tenant_id = ? AND id IN (SELECT customer_id FROM "
+        "crmkit_contact_keys WHERE tenant_id = ? AND kind = 'phone' AND value = ?) ORDER BY id",
+        (TENANT, TENANT, phone),
+    ).fetchall()
+    contacts: defaultdict[bytes, list[Any]] = defaultdict(list)
+    for p in connection.execute(
+        "SELECT * FROM crmkit_contacts WHERE tenant_id = ? AND customer_id IN (?"
+        + ",?" * (len(rows) - 1)
+        + ") ORDER BY customer_id, position",
+        (TENANT, *(r[1] for r in rows)),
+    ):
+        contacts[p[2]].append(p)
+    return [raw_customer(r, contacts[r[1]]) for r in rows]
+
+
 def table_digest(path: Path) -> list[Any]:
     """Every stored row, to check that both sides wrote exactly the same data."""
     with sqlite3.connect(path) as connection:
         return [
-            connection.execute(f"SELECT * FROM {table} ORDER BY tenant_id, id").fetchall()
-            for table in ("crmkit_customers", "crmkit_contacts")
+            connection.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+            for table, order in (
+                ("crmkit_customers", "tenant_id, id"),
+                ("crmkit_contacts", "tenant_id, id"),
+                ("crmkit_contact_keys", "tenant_id, kind, value, contact_id"),
+            )
         ]
 
 
@@ -196,8 +227,6 @@ def table_digest(path: Path) -> list[Any]:
 
 def run(size: int, workdir: Path, repeat: int) -> dict[str, Any]:
     customers = generate_customers(size, contacts_per_customer=2, seed=7)
-    owners = sorted({c.owner_id for c in customers})
-    ids = [c.id for c in customers]
 
     # Inserts are timed `repeat` times each, alternately, into fresh files; the best time of
     # each side counts (the usual way to take scheduler and disk noise out of a timing).
@@ -225,48 +254,61 @@ def run(size: int, workdir: Path, repeat: int) -> dict[str, Any]:
             crm.close()
             raw.close()
 
-    results: dict[str, Any] = {"size": size, "contacts_per_customer": 2, "owners": len(owners)}
-
-    def crmkit_get() -> None:
-        with crm.unit_of_work(actor="bench") as uow:
-            for customer_id in ids:
-                uow.customers.get(customer_id)
-
-    def crmkit_by_owner() -> None:
-        with crm.unit_of_work(actor="bench") as uow:
-            for owner in owners:
-                uow.customers.by_owner(owner)
-
-    def raw_gets() -> None:
-        for customer_id in ids:
-            raw_get(raw, customer_id)
-
-    def raw_owners() -> None:
-        for owner in owners:
-            raw_by_owner(raw, owner)
-
-    with crm.unit_of_work(actor="bench") as uow:
-        sample = ids[:: max(1, size // 50)]
-        if [raw_get(raw, i) for i in sample] != uow.customers.get_many(sample) or raw_by_owner(
-            raw, owners[0]
-        ) != uow.customers.by_owner(owners[0]):
-            raise SystemExit("crmkit and the baseline read back different customers")
-
-    read_by_id = {"crmkit_s": timed(crmkit_get), "raw_s": timed(raw_gets)}
-    read_by_owner = {"crmkit_s": timed(crmkit_by_owner), "raw_s": timed(raw_owners)}
-    for figures in (insert, read_by_id, read_by_owner):
-        figures["ratio"] = round(figures["crmkit_s"] / figures["raw_s"], 3)
-        figures["crmkit_s"] = round(figures["crmkit_s"], 4)
-        figures["raw_s"] = round(figures["raw_s"], 4)
+    figures = {"insert": insert, **time_reads(crm, raw, customers)}
+    for f in figures.values():
+        f["ratio"] = round(f["crmkit_s"] / f["raw_s"], 3)
+        f["crmkit_s"] = round(f["crmkit_s"], 4)
+        f["raw_s"] = round(f["raw_s"], 4)
     raw.close()
     crm.close()
-    results |= {
-        "insert": insert,
-        "read_by_id": read_by_id,
-        "read_by_owner": read_by_owner,
+    owners = len({c.owner_id for c in customers})
+    return {
+        "size": size,
+        "contacts_per_customer": 2,
+        "owners": owners,
+        **figures,
         "ratio": insert["ratio"],
     }
-    return results
+
+
+Read = Callable[[Any, Any], Any]
+
+
+def time_reads(
+    crm: crmkit.CRM, raw: sqlite3.Connection, customers: Sequence[Customer]
+) -> dict[str, dict[str, Any]]:
+    """Time each kind of read over all its keys, crmkit against the baseline."""
+    reads: dict[str, tuple[list[Any], Read, Read]] = {
+        "read_by_id": ([c.id for c in customers], lambda uow, k: uow.customers.get(k), raw_get),
+        "read_by_owner": (
+            sorted({c.owner_id for c in customers}),
+            lambda uow, k: uow.customers.by_owner(k),
+            raw_by_owner,
+        ),
+        "read_by_phone": (
+            [c.contacts[0].phones[0].e164 for c in customers],
+            lambda uow, k: uow.customers.by_phone(k),
+            raw_by_phone,
+        ),
+    }
+    figures = {}
+    for name, (keys, ours, theirs) in reads.items():
+        with crm.unit_of_work(actor="bench") as uow:
+            for key in keys[:: max(1, len(keys) // 50)]:
+                if ours(uow, key) != theirs(raw, key):
+                    raise SystemExit(f"{name}: crmkit and the baseline read different customers")
+
+        def crmkit_reads(keys: list[Any] = keys, ours: Read = ours) -> None:
+            with crm.unit_of_work(actor="bench") as uow:
+                for key in keys:
+                    ours(uow, key)
+
+        def raw_reads(keys: list[Any] = keys, theirs: Read = theirs) -> None:
+            for key in keys:
+                theirs(raw, key)
+
+        figures[name] = {"crmkit_s": timed(crmkit_reads), "raw_s": timed(raw_reads)}
+    return figures
 
 
 def main() -> None:
@@ -276,8 +318,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crmkit-bench-") as workdir:
         results = run(args.size, Path(workdir), args.repeat)
-    rows = args.size * 3
-    for name in ("insert", "read_by_id", "read_by_owner"):
+    rows = args.size * 7  # a customer, two contacts, and a phone and an email for each contact
+    for name in ("insert", "read_by_id", "read_by_owner", "read_by_phone"):
         f = results[name]
         print(
             f"{name:14} crmkit {f['crmkit_s']:8.3f} s   sqlite3 {f['raw_s']:8.3f} s   "

@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 
 import crmkit
-from crmkit import FixedClock, PhoneNumber
+from crmkit import EmailAddress, FixedClock, PhoneNumber
 from crmkit.customers import (
     DEFAULT_TIERS,
     BuyingRole,
@@ -51,6 +51,7 @@ INSTANTS = st.integers(min_value=0, max_value=400 * 24 * 3600 * 10**6).map(
     lambda us: crmkit.to_utc("2025-03-30T00:59:59.999999+00:00").add(microseconds=us)
 )
 PHONES = st.sampled_from(["+8613800138000", "+8615912345678", "+16502530000"]).map(PhoneNumber)
+EMAILS = st.sampled_from(["li@acme.cn", "Li@Acme.cn", "wang@globex.com"]).map(EmailAddress)
 
 Outcome = tuple[str, Any]
 
@@ -94,7 +95,10 @@ class StoresAgree(RuleBasedStateMachine):
         name=NAMES,
         owner=OWNERS,
         code=CODES,
-        contacts=st.lists(st.tuples(NAMES, st.lists(PHONES, max_size=2)), max_size=3),
+        contacts=st.lists(
+            st.tuples(NAMES, st.lists(PHONES, max_size=2), st.lists(EMAILS, max_size=2)),
+            max_size=3,
+        ),
         tier=st.sampled_from([None, "A", "C"]),
     )
     def add(
@@ -103,11 +107,14 @@ class StoresAgree(RuleBasedStateMachine):
         name: str,
         owner: str,
         code: str | None,
-        contacts: list[tuple[str, list[PhoneNumber]]],
+        contacts: list[tuple[str, list[PhoneNumber], list[EmailAddress]]],
         tier: str | None,
     ) -> UUID:
         customer_id = crmkit.new_id()
-        people = [Contact(name=n, phones=tuple(p), id=crmkit.new_id()) for n, p in contacts]
+        people = [
+            Contact(name=n, phones=tuple(p), emails=tuple(e), id=crmkit.new_id())
+            for n, p, e in contacts
+        ]
         for below, above in zip(people[1:], people, strict=False):
             below.reports_to = above.id
         if people:
@@ -136,6 +143,7 @@ class StoresAgree(RuleBasedStateMachine):
         code=CODES,
         stage=st.sampled_from(LifecycleStage),
         drop_contact=st.booleans(),
+        new_phone=st.none() | PHONES,
         stale=st.booleans(),
     )
     def update(
@@ -147,6 +155,7 @@ class StoresAgree(RuleBasedStateMachine):
         code: str | None,
         stage: LifecycleStage,
         drop_contact: bool,
+        new_phone: PhoneNumber | None,
         stale: bool,
     ) -> None:
         def update(uow: Any) -> int:
@@ -157,6 +166,8 @@ class StoresAgree(RuleBasedStateMachine):
                 for other in c.contacts:
                     if other.reports_to == dropped.id:
                         other.reports_to = None
+            if new_phone is not None and c.contacts:
+                c.contacts[0].phones = (new_phone,)
             if stale:
                 c.version -= 1
             uow.customers.update(c)
@@ -206,6 +217,14 @@ class StoresAgree(RuleBasedStateMachine):
     @rule(tenant=TENANTS, code=st.sampled_from(["C-1", "c-1"]))
     def by_code(self, tenant: str, code: str) -> None:
         self.both(tenant, lambda uow: crmkit.to_dict(uow.customers.by_code(code)))
+
+    @rule(tenant=TENANTS, phone=PHONES)
+    def by_phone(self, tenant: str, phone: PhoneNumber) -> None:
+        self.both(tenant, lambda uow: crmkit.to_dict(uow.customers.by_phone(phone)))
+
+    @rule(tenant=TENANTS, email=EMAILS)
+    def by_email(self, tenant: str, email: EmailAddress) -> None:
+        self.both(tenant, lambda uow: crmkit.to_dict(uow.customers.by_email(email)))
 
     @invariant()
     def same_data_in_every_tenant(self) -> None:

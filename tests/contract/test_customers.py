@@ -133,6 +133,37 @@ def test_queries_by_owner_code_page_and_count(crm: crmkit.CRM) -> None:
             uow.customers.page(limit=0)
 
 
+def test_customers_are_found_by_a_contacts_phone_or_email(crm: crmkit.CRM) -> None:
+    first, second, other = full_customer("C-1"), full_customer("C-2"), full_customer("C-3")
+    # The same mobile at two customers (a purchaser who moved), cased differently in the email.
+    second.contacts[1].phones = (PhoneNumber("+8613912345678"),)
+    second.contacts[1].emails = (EmailAddress("Li.Ming@YunShan.example.cn"),)
+    other.contacts = []
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add_many([first, second, other])
+    both = sorted([first.id, second.id])
+    with crm.unit_of_work(actor="li") as uow:
+        by_phone = uow.customers.by_phone(PhoneNumber.parse("139-1234-5678", region="CN"))
+        assert [c.id for c in by_phone] == both
+        assert by_phone[0] == (first if first.id < second.id else second)
+        assert [c.id for c in uow.customers.by_phone("+8613912345678")] == both
+        assert [c.id for c in uow.customers.by_email("LI.MING@yunshan.example.cn")] == both
+        assert uow.customers.by_phone("+16502530000") == []
+        assert uow.customers.by_email("nobody@example.com") == []
+        # A change of the contacts changes what is found, in the same unit of work too.
+        first.contacts[0].phones = (PhoneNumber("+16502530000"),)
+        uow.customers.update(first)
+        assert [c.id for c in uow.customers.by_phone("+16502530000")] == [first.id]
+        assert [c.id for c in uow.customers.by_phone("+8613912345678")] == [second.id]
+        uow.customers.remove(second)
+        assert uow.customers.by_phone("+8613912345678") == []
+    with crm.unit_of_work(actor="li") as uow:
+        assert [c.id for c in uow.customers.by_email("li.ming@yunshan.example.cn")] == [first.id]
+        assert uow.customers.by_phone("+8613912345678") == []
+    with crm.unit_of_work(actor="li", tenant="globex") as uow:
+        assert uow.customers.by_phone("+16502530000") == []
+
+
 def test_update_bumps_the_version_and_a_stale_update_changes_nothing(crm: crmkit.CRM) -> None:
     customer = full_customer()
     with crm.unit_of_work(actor="li") as uow:

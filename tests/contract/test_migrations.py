@@ -15,9 +15,11 @@ from alembic.script import ScriptDirectory
 
 import crmkit
 import crmkit.customers
-from crmkit import migrate
+from crmkit import EmailAddress, PhoneNumber, migrate
+from crmkit.customers import Contact, Customer
 from crmkit.errors import SchemaVersionError
 from crmkit.storage.sql import SqlStore, build_tables
+from crmkit.storage.sql._rows import contact_values, customer_values
 
 from .conftest import RUN, Backend
 
@@ -89,7 +91,7 @@ def test_upgrading_an_empty_database_builds_what_create_all_builds(
     _drop(engine, prefix)
     SqlStore(engine, tables=build_tables(prefix=prefix)).create_all()
     assert _schema(engine, prefix) == migrated
-    assert len(migrated) == 3
+    assert len(migrated) == 4
     # create_all records the revision, so migrations carry on from there.
     assert migrate.current(engine, prefix=prefix) == migrate.head()
 
@@ -117,22 +119,44 @@ def test_the_hosts_autogenerate_proposes_nothing_for_crmkits_tables(
             host.drop_all(connection)
 
 
-def test_a_database_one_migration_behind_is_refused_then_upgraded(
+def test_a_database_one_migration_behind_is_refused_then_upgraded_keeping_its_data(
     engine: sa.Engine, prefix: str
 ) -> None:
     script = ScriptDirectory.from_config(migrate._config(prefix, None))
-    previous = script.get_revision(migrate.head()).down_revision
-    migrate.upgrade(engine, prefix=prefix)
-    migrate.downgrade(engine, prefix=prefix, revision=str(previous or "base"))
+    previous = str(script.get_revision(migrate.head()).down_revision)
+    migrate.upgrade(engine, prefix=prefix, revision=previous)
+    # Data written by the crmkit of the previous revision: customers and their contacts.
+    boss = Contact(
+        name="李明",
+        phones=(PhoneNumber("+8613912345678"),),
+        emails=(EmailAddress("Li.Ming@yunshan.example.cn"),),
+    )
+    customer = Customer(name="上海云杉", owner_id="li", contacts=[boss])
     tables = build_tables(prefix=prefix)
-    with pytest.raises(SchemaVersionError, match="crmkit migrate"):
+    store = SqlStore(engine, tables=tables)
+    with engine.begin() as connection:
+        store.bulk_insert(tables.customers)(connection, [customer_values("default", customer, 1)])
+        store.bulk_insert(tables.contacts)(connection, contact_values("default", customer))
+
+    with pytest.raises(SchemaVersionError, match=f"revision {previous}.*crmkit migrate"):
         SqlStore(engine, tables=tables).verify_schema()
     migrate.upgrade(engine, prefix=prefix)
-    store = SqlStore(engine, tables=tables)
     store.verify_schema()
     crm = crmkit.CRM(store)
     with crm.unit_of_work(actor="li") as uow:
-        assert uow.customers.count() == 0
+        assert uow.customers.count() == 1
+        # The upgrade indexed the phone numbers and emails already stored.
+        assert [c.id for c in uow.customers.by_phone("+8613912345678")] == [customer.id]
+        assert [c.id for c in uow.customers.by_email("li.ming@yunshan.example.cn")] == [customer.id]
+
+    # Down and up again: nothing is lost, nothing is indexed twice.
+    migrate.downgrade(engine, prefix=prefix, revision=previous)
+    assert migrate.current(engine, prefix=prefix) == previous
+    migrate.upgrade(engine, prefix=prefix)
+    with crm.unit_of_work(actor="li") as uow:
+        assert [c.id for c in uow.customers.by_phone("+8613912345678")] == [customer.id]
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(tables.contact_keys)) == 2
 
 
 def test_crmkit_can_live_in_a_schema_of_its_own(backend: Backend, engine: sa.Engine) -> None:

@@ -12,10 +12,20 @@ from uuid import UUID
 import pendulum
 
 from crmkit._clock import to_utc
+from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._validation import key_text
 from crmkit.errors import ValidationError
 
-__all__ = ["a_key", "a_limit", "an_id", "an_instant", "ids"]
+__all__ = [
+    "a_key",
+    "a_limit",
+    "a_phone",
+    "an_email",
+    "an_id",
+    "an_instant",
+    "email_key",
+    "ids",
+]
 
 _key = key_text(max_length=64)
 
@@ -58,3 +68,44 @@ def a_limit(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError.of("limit", f"must be a positive integer, not {value!r}")
     return value
+
+
+def a_phone(value: object, name: str) -> str:
+    """The E.164 text of `value`, a `PhoneNumber` or E.164 text (``"+8613800138000"``)."""
+    if isinstance(value, PhoneNumber):
+        return value.e164
+    if not isinstance(value, str):
+        raise ValidationError.of(
+            name, f"must be a PhoneNumber or E.164 text, not {type(value).__name__}"
+        )
+    try:
+        return PhoneNumber(value).e164
+    except ValidationError:
+        raise ValidationError.of(
+            name,
+            f"{value!r} is not E.164 text; parse what a person typed with "
+            "PhoneNumber.parse(text, region=...)",
+        ) from None
+
+
+def an_email(value: object, name: str) -> str:
+    """The lookup key (`email_key`) of `value`, an `EmailAddress` or an address as text."""
+    if isinstance(value, EmailAddress):
+        return email_key(value.address)
+    if not isinstance(value, str):
+        raise ValidationError.of(
+            name, f"must be an EmailAddress or an address as text, not {type(value).__name__}"
+        )
+    try:
+        return email_key(EmailAddress(value.strip()).address)
+    except ValidationError:
+        raise ValidationError.of(name, f"{value!r} is not an email address") from None
+
+
+def email_key(address: str) -> str:
+    """How an email address is looked up: in lower case.
+
+    People write ``Li.Wei@`` and ``li.wei@`` for the same mailbox; the standard lets a mail
+    server tell them apart, but none in common use does.
+    """
+    return address.lower()

@@ -9,6 +9,7 @@ from uuid import UUID
 import pendulum
 
 from crmkit._clock import Clock
+from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, CustomFieldSchema, Interaction
 
 if TYPE_CHECKING:
@@ -65,6 +66,28 @@ class CustomerRepository(Protocol):
 
     def by_owner(self, owner_id: str) -> list[Customer]:
         """Every customer owned by the salesperson `owner_id`, oldest id first."""
+        ...
+
+    def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:
+        """Every customer with a contact who has the phone number `phone`, oldest id first.
+
+        Args:
+            phone: a `PhoneNumber`, or E.164 text (``"+8613800138000"``); parse what a person
+                typed with `PhoneNumber.parse` first.
+
+        Raises:
+            ValidationError: `phone` is neither.
+        """
+        ...
+
+    def by_email(self, email: EmailAddress | str) -> list[Customer]:
+        """Every customer with a contact who has the address `email`, oldest id first.
+
+        Addresses match whatever their case: ``Li.Wei@example.com`` finds ``li.wei@example.com``.
+
+        Raises:
+            ValidationError: `email` is not an email address.
+        """
         ...
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:

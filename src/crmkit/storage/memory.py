@@ -15,6 +15,7 @@ from uuid import UUID
 
 import pendulum
 
+from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._converter import make_converter
 from crmkit.customers import Customer, Interaction
 from crmkit.errors import (
@@ -24,7 +25,16 @@ from crmkit.errors import (
     NotFound,
     ValidationError,
 )
-from crmkit.storage._arguments import a_key, a_limit, an_id, an_instant, ids
+from crmkit.storage._arguments import (
+    a_key,
+    a_limit,
+    a_phone,
+    an_email,
+    an_id,
+    an_instant,
+    email_key,
+    ids,
+)
 from crmkit.storage._unit_of_work import UnitOfWork
 
 __all__ = ["MemoryStore"]
@@ -257,6 +267,22 @@ class _Customers:
         self._uow._check_open()
         a_key(owner_id, "owner_id")
         rows = sorted((k, r) for k, r in self._uow._scan(_CUSTOMERS) if r["owner_id"] == owner_id)
+        return [self._load(k, r) for k, r in rows]
+
+    def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:
+        self._uow._check_open()
+        value = a_phone(phone, "phone")
+        return self._having(lambda contact: value in contact["phones"])
+
+    def by_email(self, email: EmailAddress | str) -> list[Customer]:
+        self._uow._check_open()
+        value = an_email(email, "email")
+        return self._having(lambda contact: value in {email_key(e) for e in contact["emails"]})
+
+    def _having(self, test: Callable[[Row], bool]) -> list[Customer]:
+        rows = sorted(
+            (k, r) for k, r in self._uow._scan(_CUSTOMERS) if any(map(test, r["contacts"]))
+        )
         return [self._load(k, r) for k, r in rows]
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:

@@ -25,8 +25,10 @@ from crmkit.customers import (
     Tier,
 )
 from crmkit.errors import CorruptRecord, CrmkitError
+from crmkit.storage._arguments import email_key
 
 __all__ = [
+    "contact_key_values",
     "customer_from_rows",
     "customer_row",
     "interaction_from_row",
@@ -120,6 +122,20 @@ def contact_values(tenant_id: str, c: Customer) -> list[tuple[Any, ...]]:
         rows.append(
             (tenant_id, p.id, c.id, position, p.name, p.title, p.reports_to, p.birthday, details)
         )
+    return rows
+
+
+def contact_key_values(tenant_id: str, c: Customer) -> list[tuple[Any, ...]]:
+    """The ``contact_keys`` rows of `c`: one per phone number and email address of a contact.
+
+    In table order: tenant, kind (``"phone"`` or ``"email"``), value, contact, customer.
+    """
+    rows: list[tuple[Any, ...]] = []
+    for p in c.contacts:
+        keys = {("phone", n.e164) for n in p.phones} | {
+            ("email", email_key(e.address)) for e in p.emails
+        }
+        rows.extend((tenant_id, kind, value, p.id, c.id) for kind, value in sorted(keys))
     return rows
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
+from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, Interaction
 from crmkit.errors import (
     ConcurrencyError,
@@ -22,11 +23,20 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent
-from crmkit.storage._arguments import a_key, a_limit, an_id, an_instant, ids
+from crmkit.storage._arguments import (
+    a_key,
+    a_limit,
+    a_phone,
+    an_email,
+    an_id,
+    an_instant,
+    ids,
+)
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._rows import (
     CONTACT_COLUMNS,
+    contact_key_values,
     contact_values,
     customer_from_rows,
     customer_row,
@@ -315,7 +325,8 @@ class _CustomerQueries:
     builds nor compiles SQL.
 
     Attributes:
-        many: by ``ids`` or ``owner``: the customers' rows, and their contacts' rows.
+        many: by ``ids``, ``owner`` or contact ``key`` (``kind`` and ``value``): the customers'
+            rows, and their contacts' rows.
         one: by ``id`` or ``code``: one customer's row joined with its contacts' rows (one
             round trip; the contacts' columns are labelled ``contact_*``).
     """
@@ -326,16 +337,23 @@ class _CustomerQueries:
 
 def _customer_queries(t: Tables) -> _CustomerQueries:
     """Build the `_CustomerQueries` of the tables `t`."""
-    customers, contacts = t.customers, t.contacts
+    customers, contacts, keys = t.customers, t.contacts, t.contact_keys
     tenant: sa.BindParameter[str] = sa.bindparam("tenant")
     filters = {
+        "key": customers.c.id.in_(
+            sa.select(keys.c.customer_id).where(
+                keys.c.tenant_id == tenant,
+                keys.c.kind == sa.bindparam("kind"),
+                keys.c.value == sa.bindparam("value"),
+            )
+        ),
         "id": customers.c.id == sa.bindparam("id"),
         "ids": customers.c.id.in_(sa.bindparam("ids", expanding=True)),
         "code": customers.c.code == sa.bindparam("code"),
         "owner": customers.c.owner_id == sa.bindparam("owner"),
     }
     many = {}
-    for by in ("ids", "owner"):
+    for by in ("ids", "owner", "key"):
         where = filters[by]
         rows = (
             sa.select(customers)
@@ -439,6 +457,7 @@ class _Customers(_Repository):
         store = self._uow._store
         insert_customers = store.bulk_insert(self._t.customers)
         insert_contacts = store.bulk_insert(self._t.contacts)
+        insert_keys = store.bulk_insert(self._t.contact_keys)
 
         def insert(connection: Connection) -> None:
             # In chunks: the rows of a chunk (which hold UUIDs and dicts, tracked by the cyclic
@@ -450,6 +469,9 @@ class _Customers(_Repository):
                     people = [row for c in chunk for row in contact_values(tenant, c)]
                     if people:
                         insert_contacts(connection, people)
+                    keys = [row for c in chunk for row in contact_key_values(tenant, c)]
+                    if keys:
+                        insert_keys(connection, keys)
             except exc.IntegrityError as e:
                 raise self._duplicate(e, batch) from e
 
@@ -498,6 +520,20 @@ class _Customers(_Repository):
         a_key(owner_id, "owner_id")
         return self._run("loading customers", lambda c: self._load(c, "owner", owner=owner_id))
 
+    def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:
+        self._uow._check_open()
+        value = a_phone(phone, "phone")
+        return self._run(
+            "loading customers", lambda c: self._load(c, "key", kind="phone", value=value)
+        )
+
+    def by_email(self, email: EmailAddress | str) -> list[Customer]:
+        self._uow._check_open()
+        value = an_email(email, "email")
+        return self._run(
+            "loading customers", lambda c: self._load(c, "key", kind="email", value=value)
+        )
+
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
         self._uow._check_open()
         a_limit(limit)
@@ -530,9 +566,11 @@ class _Customers(_Repository):
         uow = self._uow
         uow._check_open()
         uow._check_customer(customer)
-        table, contacts = self._t.customers, self._t.contacts
+        table, contacts, keys = self._t.customers, self._t.contacts, self._t.contact_keys
         row = customer_row(self._tenant, customer, customer.version + 1)
         people = contact_values(self._tenant, customer)
+        reach = contact_key_values(self._tenant, customer)
+        bulk_insert = self._uow._store.bulk_insert
 
         def update(connection: Connection) -> None:
             try:
@@ -549,14 +587,18 @@ class _Customers(_Repository):
                 raise self._duplicate(e, [customer]) from e
             if done.rowcount != 1:
                 raise ConcurrencyError("customer", customer.id, customer.version)
-            connection.execute(
-                contacts.delete().where(self._mine(contacts), contacts.c.customer_id == customer.id)
-            )
+            # The contacts are replaced whole: the aggregate is the unit of change.
+            for child in (keys, contacts):
+                connection.execute(
+                    child.delete().where(self._mine(child), child.c.customer_id == customer.id)
+                )
             if people:
                 try:
-                    self._uow._store.bulk_insert(contacts)(connection, people)
+                    bulk_insert(contacts)(connection, people)
                 except exc.IntegrityError as e:
                     raise DuplicateError("contact", "id", None) from e
+            if reach:
+                bulk_insert(keys)(connection, reach)
 
         self._run("updating a customer", update)
         uow._stamp(customer, customer.version + 1)
@@ -575,7 +617,7 @@ class _Customers(_Repository):
             if done.rowcount != 1:
                 raise ConcurrencyError("customer", customer.id, customer.version)
             # The foreign keys cascade, but a host's SQLite engine may not enforce them.
-            for child in (t.contacts, t.interactions):
+            for child in (t.contact_keys, t.contacts, t.interactions):
                 connection.execute(
                     child.delete().where(self._mine(child), child.c.customer_id == customer.id)
                 )

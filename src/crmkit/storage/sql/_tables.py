@@ -48,8 +48,11 @@ _MYSQL: dict[str, Any] = {
 }
 
 TENANT_LENGTH = 64
-# Constraint names must fit PostgreSQL's 63 characters: "fk_" + prefix + "interactions_" +
-# prefix + "customers" does with a prefix of up to 19 characters.
+# An email address has at most 254 characters; lower-casing a few letters (U+0130) doubles
+# them. 512 utf8mb4 characters keep the primary key within InnoDB's 3072 bytes.
+KEY_LENGTH = 512
+# Constraint names must fit PostgreSQL's 63 characters: "fk_" + prefix + "interactions_" (or
+# "contact_keys_") + prefix + "customers" does with a prefix of up to 19 characters.
 _PREFIX = re.compile(r"[a-z0-9_]{0,19}")
 
 
@@ -62,6 +65,8 @@ class Tables:
         customers: one row per customer; lists and documents of the aggregate in ``details``.
         contacts: one row per contact of a customer, in the customer's order (``position``).
         interactions: the customer timelines.
+        contact_keys: the contacts' phone numbers and email addresses, one row each, so that
+            a customer can be found by either (derived from ``contacts``; written with it).
         prefix: the prefix of every table name.
         schema: the database schema of the tables, or ``None`` for the default.
     """
@@ -70,6 +75,7 @@ class Tables:
     customers: Table
     contacts: Table
     interactions: Table
+    contact_keys: Table
     prefix: str = "crmkit_"
     schema: str | None = None
 
@@ -161,4 +167,26 @@ def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Table
         Index(f"ix_{prefix}interactions_timeline", "tenant_id", "customer_id", "occurred_at", "id"),
         **_MYSQL,
     )
-    return Tables(metadata, customers, contacts, interactions, prefix=prefix, schema=schema)
+
+    contact_keys = Table(
+        f"{prefix}contact_keys",
+        metadata,
+        tenant(),
+        Column("kind", String(8), nullable=False),
+        # E.164 for a phone, the address in lower case for an email.
+        Column("value", String(KEY_LENGTH), nullable=False),
+        Column("contact_id", Id(), nullable=False),
+        Column("customer_id", Id(), nullable=False),
+        # The primary key is the lookup index: tenant, kind and value first.
+        PrimaryKeyConstraint("tenant_id", "kind", "value", "contact_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            [f"{parent}.tenant_id", f"{parent}.id"],
+            ondelete="CASCADE",
+        ),
+        Index(f"ix_{prefix}contact_keys_customer", "tenant_id", "customer_id"),
+        **_MYSQL,
+    )
+    return Tables(
+        metadata, customers, contacts, interactions, contact_keys, prefix=prefix, schema=schema
+    )

@@ -7,33 +7,21 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
 
 from crmkit.storage.sql._types import Document, Id, Instant
+from crmkit.storage.sql.migrations._context import MYSQL_OPTIONS, names
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-_MYSQL: dict[str, Any] = {
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-    "mysql_engine": "InnoDB",
-}
-
-
-def _names() -> tuple[str, str | None]:
-    attributes = op.get_context().config.attributes  # type: ignore[union-attr]
-    return attributes.get("crmkit_prefix", "crmkit_"), attributes.get("crmkit_schema")
-
 
 def upgrade() -> None:
     """Create the customers, contacts and interactions tables."""
-    prefix, schema = _names()
+    prefix, schema = names()
     customers, contacts, interactions = (
         f"{prefix}customers",
         f"{prefix}contacts",
@@ -63,7 +51,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "id", name=f"pk_{customers}"),
         sa.UniqueConstraint("tenant_id", "code", name=f"uq_{customers}_tenant_id_code"),
         schema=schema,
-        **_MYSQL,
+        **MYSQL_OPTIONS,
     )
     op.create_index(
         f"ix_{customers}_owner",
@@ -90,7 +78,7 @@ def upgrade() -> None:
             name=f"fk_{contacts}_{customers}",
         ),
         schema=schema,
-        **_MYSQL,
+        **MYSQL_OPTIONS,
     )
     op.create_index(
         f"ix_{contacts}_customer",
@@ -117,7 +105,7 @@ def upgrade() -> None:
             name=f"fk_{interactions}_{customers}",
         ),
         schema=schema,
-        **_MYSQL,
+        **MYSQL_OPTIONS,
     )
     op.create_index(
         f"ix_{interactions}_timeline",
@@ -129,6 +117,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop them."""
-    prefix, schema = _names()
+    prefix, schema = names()
     for table in ("interactions", "contacts", "customers"):
         op.drop_table(f"{prefix}{table}", schema=schema)
