@@ -8,7 +8,6 @@ from itertools import groupby, islice
 from typing import Any, TypeVar
 from uuid import UUID
 
-import attrs
 import pendulum
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -44,6 +43,7 @@ from crmkit.storage.sql._rows import (
     interaction_from_row,
     interaction_row,
 )
+from crmkit.storage.sql._statements import BulkInsert, CustomerQueries, customer_queries
 from crmkit.storage.sql._tables import Tables, build_tables
 
 __all__ = ["SqlStore", "SqlUnitOfWork", "configure_sqlite", "metadata", "tables"]
@@ -103,21 +103,20 @@ class SqlStore:
         self.engine = engine
         self.tables = tables if tables is not None else _DEFAULT_TABLES
         self._owns_engine = False
-        self._bulk: dict[str, _BulkInsert] = {}
-        self._queries: dict[int, _CustomerQueries] = {}
+        self._bulk: dict[str, BulkInsert] = {}
+        self._queries: CustomerQueries | None = None
 
-    def customer_queries(self, tables: Tables) -> _CustomerQueries:
+    def customer_queries(self) -> CustomerQueries:
         """The statements that load customers and their contacts, built once per store."""
-        queries = self._queries.get(id(tables))
-        if queries is None:
-            queries = self._queries[id(tables)] = _customer_queries(tables)
-        return queries
+        if self._queries is None:
+            self._queries = customer_queries(self.tables, self.engine.dialect)
+        return self._queries
 
-    def bulk_insert(self, table: sa.Table) -> _BulkInsert:
+    def bulk_insert(self, table: sa.Table) -> BulkInsert:
         """The bulk INSERT of `table` for this store's dialect, compiled once."""
         insert = self._bulk.get(table.name)
         if insert is None:
-            insert = self._bulk[table.name] = _BulkInsert(table, self.engine.dialect)
+            insert = self._bulk[table.name] = BulkInsert(table, self.engine.dialect)
         return insert
 
     @classmethod
@@ -269,127 +268,6 @@ def _drop_pending(connection: Connection) -> None:
     connection.info.pop(_PENDING, None)
 
 
-class _BulkInsert:
-    """An INSERT of many rows handed straight to the driver's ``executemany``.
-
-    SQLAlchemy's own executemany path converts every row through several layers; for bulk
-    loads that costs more than the database does. Here the statement is compiled once per
-    dialect, rows come as tuples in table column order, and only the columns whose type needs
-    it are converted (crmkit's types offer a direct `fast_bind`; others use their bind
-    processor, the conversion SQLAlchemy itself would apply). The per-row conversion is one
-    generated function, as attrs and cattrs generate theirs. Dialects with named parameters
-    (psycopg) take the ordinary path.
-    """
-
-    def __init__(self, table: sa.Table, dialect: sa.Dialect) -> None:
-        compiled = table.insert().compile(dialect=dialect)
-        self.table = table
-        self.sql = compiled.string
-        columns = [c.name for c in table.columns]
-        self.positional = bool(compiled.positional) and list(compiled.positiontup or ()) == columns
-        self.columns = columns
-        converters: dict[str, Callable[[Any], Any]] = {}
-        values = []
-        for i, column in enumerate(table.columns):
-            fast = getattr(column.type, "fast_bind", None)
-            convert = (
-                fast(dialect)
-                if fast is not None
-                else column.type.dialect_impl(dialect).bind_processor(dialect)
-            )
-            if convert is None:
-                values.append(f"row[{i}]")
-            else:
-                converters[f"convert_{i}"] = convert
-                values.append(f"convert_{i}(row[{i}])")
-        source = f"def convert(row):\n    return ({', '.join(values)},)\n"
-        exec(compile(source, f"<crmkit bulk insert {table.name}>", "exec"), converters)  # noqa: S102 (source built above from column positions only)
-        self.convert: Callable[[Sequence[Any]], tuple[Any, ...]] = converters["convert"]
-
-    def __call__(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        if not self.positional:
-            columns = self.columns
-            connection.execute(
-                self.table.insert(), [dict(zip(columns, row, strict=True)) for row in rows]
-            )
-            return
-        convert = self.convert
-        connection.exec_driver_sql(self.sql, [convert(row) for row in rows])
-
-
-@attrs.frozen
-class _CustomerQueries:
-    """The statements that load customers, each scoped to the tenant.
-
-    They are built once with bound parameters (``:tenant`` and the key), so a lookup neither
-    builds nor compiles SQL.
-
-    Attributes:
-        many: by ``ids``, ``owner`` or contact ``key`` (``kind`` and ``value``): the customers'
-            rows, and their contacts' rows.
-        one: by ``id`` or ``code``: one customer's row joined with its contacts' rows (one
-            round trip; the contacts' columns are labelled ``contact_*``).
-    """
-
-    many: dict[str, tuple[sa.Select[Any], sa.Select[Any]]]
-    one: dict[str, sa.Select[Any]]
-
-
-def _customer_queries(t: Tables) -> _CustomerQueries:
-    """Build the `_CustomerQueries` of the tables `t`."""
-    customers, contacts, keys = t.customers, t.contacts, t.contact_keys
-    tenant: sa.BindParameter[str] = sa.bindparam("tenant")
-    filters = {
-        "key": customers.c.id.in_(
-            sa.select(keys.c.customer_id).where(
-                keys.c.tenant_id == tenant,
-                keys.c.kind == sa.bindparam("kind"),
-                keys.c.value == sa.bindparam("value"),
-            )
-        ),
-        "id": customers.c.id == sa.bindparam("id"),
-        "ids": customers.c.id.in_(sa.bindparam("ids", expanding=True)),
-        "code": customers.c.code == sa.bindparam("code"),
-        "owner": customers.c.owner_id == sa.bindparam("owner"),
-    }
-    many = {}
-    for by in ("ids", "owner", "key"):
-        where = filters[by]
-        rows = (
-            sa.select(customers)
-            .where(customers.c.tenant_id == tenant, where)
-            .order_by(customers.c.id)
-        )
-        if by == "ids":
-            whose = contacts.c.customer_id.in_(sa.bindparam("ids", expanding=True))
-        else:
-            whose = contacts.c.customer_id.in_(
-                sa.select(customers.c.id).where(customers.c.tenant_id == tenant, where)
-            )
-        people = (
-            sa.select(contacts)
-            .where(contacts.c.tenant_id == tenant, whose)
-            .order_by(contacts.c.customer_id, contacts.c.position)
-        )
-        many[by] = (rows, people)
-    joined = customers.outerjoin(
-        contacts,
-        sa.and_(
-            contacts.c.tenant_id == customers.c.tenant_id,
-            contacts.c.customer_id == customers.c.id,
-        ),
-    )
-    contact_columns = [c.label(f"contact_{c.name}") for c in contacts.columns]
-    one = {
-        by: sa.select(customers, *contact_columns)
-        .select_from(joined)
-        .where(customers.c.tenant_id == tenant, filters[by])
-        .order_by(contacts.c.position)
-        for by in ("id", "code")
-    }
-    return _CustomerQueries(many=many, one=one)
-
-
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
@@ -415,13 +293,13 @@ class _Repository:
 
 class _Customers(_Repository):
     def _load(self, connection: Connection, by: str, **params: Any) -> list[Customer]:  # noqa: ANN401
-        customers_query, contacts_query = self._uow._store.customer_queries(self._t).many[by]
+        customers_query, contacts_query = self._uow._store.customer_queries().many[by]
         params["tenant"] = self._tenant
-        rows = connection.execute(customers_query, params).mappings().all()
+        rows = customers_query(connection, params)
         if not rows:
             return []
-        by_customer: dict[UUID, list[sa.RowMapping]] = {}
-        people = connection.execute(contacts_query, params).mappings()
+        by_customer: dict[UUID, list[dict[str, Any]]] = {}
+        people = contacts_query(connection, params)
         for key, group in groupby(people, key=lambda p: p["customer_id"]):
             by_customer[key] = list(group)
         name = self._t.customers.name
@@ -431,9 +309,9 @@ class _Customers(_Repository):
         # One customer: its row and its contacts' in one round trip (a LEFT JOIN), which saves
         # a query per lookup; lists of customers use _load's two queries instead, which do not
         # repeat the customer's columns on every contact's row.
-        query = self._uow._store.customer_queries(self._t).one[by]
+        query = self._uow._store.customer_queries().one[by]
         params["tenant"] = self._tenant
-        rows = connection.execute(query, params).mappings().all()
+        rows = query(connection, params)
         if not rows:
             return None
         people = [
