@@ -65,12 +65,15 @@ def test_crmkit_demo_fills_an_sqlite_file_and_says_what_it_did(
         "20 CustomerRegistered",
         "Customers per salesperson",
         "Customer 360",
+        "Incoming call from +86",
         "contacts[1].phones[0]: not a valid phone number for region CN",
         "ConcurrencyError",
     ):
         assert section in out
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM crmkit_customers").fetchone() == (20,)
+        # Each of the 40 contacts has a phone number and an email address, indexed.
+        assert db.execute("SELECT count(*) FROM crmkit_contact_keys").fetchone() == (80,)
 
 
 def test_crmkit_migrate_creates_then_finds_the_tables_up_to_date(

@@ -80,6 +80,7 @@ class CRM:
         *,
         actor: str,
         tenant: str | None = None,
+        read_only: bool = False,
         connection: Any = None,  # noqa: ANN401 (sqlalchemy.Connection; not imported here)
     ) -> UnitOfWork:
         """Begin a unit of work for `tenant` (the CRM's default tenant if not given).
@@ -87,6 +88,9 @@ class CRM:
         Args:
             actor: who is acting: a user id of the host app, recorded on events and changes.
             tenant: the tenant to work in; nothing outside it can be read or written.
+            read_only: refuse writes (`ReadOnlyError`), for reports and pages that only read.
+                On SQL stores the transaction itself is read-only; on SQLite it then takes no
+                write lock, so long reads never hold up writers.
             connection: for SQL stores, a SQLAlchemy ``Connection`` of the host's to work on.
                 If it is inside a transaction, crmkit works in a savepoint of it, never commits
                 it, and publishes events only when the host commits.
@@ -97,6 +101,7 @@ class CRM:
             clock=self.clock,
             custom_fields=self.custom_fields,
             on_commit=self._publish,
+            read_only=read_only,
             connection=connection,
         )
 

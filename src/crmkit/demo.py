@@ -248,7 +248,7 @@ def _fill(crm: crmkit.CRM, count: int, out: Callable[[str], object]) -> list[Cus
 
 
 def _show(crm: crmkit.CRM, made: list[Customer], out: Callable[[str], object]) -> None:
-    with crm.unit_of_work(actor="demo") as uow:
+    with crm.unit_of_work(actor="demo", read_only=True) as uow:
         out("\nCustomers per salesperson:")
         for owner in sorted({c.owner_id for c in made}):
             out(f"  {owner:<10} {len(uow.customers.by_owner(owner)):>4}")
@@ -266,6 +266,11 @@ def _show(crm: crmkit.CRM, made: list[Customer], out: Callable[[str], object]) -
         for i in uow.interactions.for_customer(one.id)[-3:]:
             local = i.occurred_at.in_timezone(one.timezone).format("YYYY-MM-DD HH:mm")
             out(f"    {local}  {i.kind.value:<9} {i.summary}")
+        callers = [p for c in one.contacts for p in c.phones]
+        if callers:
+            found = uow.customers.by_phone(callers[-1])
+            names = ", ".join(f"{c.name} ({c.code})" for c in found)
+            out(f"\nIncoming call from {callers[-1]}: {names}")
 
 
 def _show_refusals(crm: crmkit.CRM, out: Callable[[str], object]) -> None:

@@ -11,6 +11,7 @@ catch either::
     │   ├── DuplicateError                a key or unique value is already taken
     │   └── ConcurrencyError              the record changed since it was read (stale version)
     ├── UnitOfWorkClosed (RuntimeError)   a unit of work used after commit or rollback
+    ├── ReadOnlyError (RuntimeError)      a write in a unit of work opened read-only
     └── StorageError                      the store failed; nothing was half-written
         ├── CorruptRecord                 a stored row does not load into a valid object
         ├── SchemaVersionError            the database schema is behind or ahead of the code
@@ -36,6 +37,7 @@ __all__ = [
     "DuplicateError",
     "Issue",
     "NotFound",
+    "ReadOnlyError",
     "RetriesExhausted",
     "SchemaVersionError",
     "StorageError",
@@ -161,6 +163,10 @@ class ConcurrencyError(Conflict):
 
 class UnitOfWorkClosed(CrmkitError, RuntimeError):
     """A unit of work was used after it committed or rolled back."""
+
+
+class ReadOnlyError(CrmkitError, RuntimeError):
+    """A write was attempted in a unit of work opened with ``read_only=True``; nothing changed."""
 
 
 class StorageError(CrmkitError):

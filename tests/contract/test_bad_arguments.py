@@ -26,6 +26,8 @@ CALLS: list[tuple[str, Callable[[Any], object], str]] = [
     ("by_email with None", lambda uow: uow.customers.by_email(None), "email"),
     ("page after a string", lambda uow: uow.customers.page(after="x"), "after"),
     ("add a dict", lambda uow: uow.customers.add({"name": "x"}), ""),
+    ("remove an id", lambda uow: uow.customers.remove(crmkit.new_id()), ""),
+    ("remove an interaction's id", lambda uow: uow.interactions.remove(crmkit.new_id()), ""),
     ("interaction by a string", lambda uow: uow.interactions.get("x"), "interaction_id"),
     ("timeline of a number", lambda uow: uow.interactions.for_customer(3), "customer_id"),
     (

@@ -172,6 +172,7 @@ class Store(Protocol):
         clock: Clock,
         custom_fields: CustomFieldSchema | None,
         on_commit: EventSink,
+        read_only: bool = False,
         connection: Any = None,  # noqa: ANN401 (a SQLAlchemy Connection, for SQL stores)
     ) -> UnitOfWork:
         """Begin a unit of work for one tenant and actor."""

@@ -14,7 +14,13 @@ from crmkit._clock import Clock
 from crmkit._ids import new_id
 from crmkit._validation import recheck
 from crmkit.customers import Customer, CustomFieldSchema, Interaction
-from crmkit.errors import Conflict, StorageError, UnitOfWorkClosed, ValidationError
+from crmkit.errors import (
+    Conflict,
+    ReadOnlyError,
+    StorageError,
+    UnitOfWorkClosed,
+    ValidationError,
+)
 from crmkit.events import DomainEvent
 from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository
 
@@ -55,6 +61,8 @@ class UnitOfWork(abc.ABC):
         interactions: the tenant's customer timelines.
         tenant_id: the tenant every read and write is confined to.
         actor_id: who is acting (a user id of the host app).
+        read_only: whether writes are refused (`ReadOnlyError`). SQL stores then run a read-only
+            transaction: on SQLite it takes no write lock, so it never holds up a writer.
     """
 
     customers: CustomerRepository
@@ -68,9 +76,11 @@ class UnitOfWork(abc.ABC):
         clock: Clock,
         custom_fields: CustomFieldSchema | None,
         on_commit: EventSink,
+        read_only: bool = False,
     ) -> None:
         self.tenant_id = tenant_id
         self.actor_id = actor_id
+        self.read_only = read_only
         self._clock = clock
         self._custom_fields = custom_fields
         self._on_commit = on_commit
@@ -195,6 +205,14 @@ class UnitOfWork(abc.ABC):
         if self._state is not _State.OPEN:
             raise UnitOfWorkClosed(f"the unit of work is already {self._state.value}")
 
+    def _check_writable(self) -> None:
+        """`_check_open`, and raise `ReadOnlyError` if writes are refused."""
+        self._check_open()
+        if self.read_only:
+            raise ReadOnlyError(
+                "this unit of work is read-only; open one without read_only=True to write"
+            )
+
     def _fail(self, error: BaseException) -> None:
         """Mark the unit of work spoilt by a failed write."""
         if isinstance(error, Conflict | StorageError):
@@ -231,6 +249,11 @@ class UnitOfWork(abc.ABC):
                     )
             except ValidationError as e:
                 raise (e.under(f"[{i}]") if len(batch) > 1 else e) from None
+
+    def _check_removable(self, obj: object, kind: type) -> None:
+        """Raise `ValidationError` unless `obj` is a `kind` (a `Customer`, an `Interaction`)."""
+        if not isinstance(obj, kind):
+            raise ValidationError.of("", f"must be a {kind.__name__}, not {type(obj).__name__}")
 
     def _check_interaction(self, interaction: Interaction) -> None:
         """Raise `ValidationError` for anything wrong with `interaction`."""

@@ -215,6 +215,7 @@ class _Customers:
 
     def add_many(self, customers: Iterable[Customer]) -> None:
         uow = self._uow
+        uow._check_writable()
         batch = list(customers)
 
         def add() -> None:
@@ -299,6 +300,7 @@ class _Customers:
 
     def update(self, customer: Customer) -> None:
         uow = self._uow
+        uow._check_writable()
 
         def update() -> None:
             uow._check_customer(customer)
@@ -316,6 +318,8 @@ class _Customers:
 
     def remove(self, customer: Customer) -> None:
         uow = self._uow
+        uow._check_writable()
+        uow._check_removable(customer, Customer)
 
         def remove() -> None:
             stored = uow._read(_CUSTOMERS, customer.id)
@@ -336,6 +340,7 @@ class _Interactions:
 
     def add(self, interaction: Interaction) -> None:
         uow = self._uow
+        uow._check_writable()
 
         def add() -> None:
             uow._check_interaction(interaction)
@@ -387,6 +392,7 @@ class _Interactions:
 
     def update(self, interaction: Interaction) -> None:
         uow = self._uow
+        uow._check_writable()
 
         def update() -> None:
             uow._check_interaction(interaction)
@@ -406,6 +412,8 @@ class _Interactions:
 
     def remove(self, interaction: Interaction) -> None:
         uow = self._uow
+        uow._check_writable()
+        uow._check_removable(interaction, Interaction)
 
         def remove() -> None:
             stored = uow._read(_INTERACTIONS, interaction.id)

@@ -56,6 +56,8 @@ tables = _DEFAULT_TABLES
 metadata = tables.metadata
 """The `MetaData` of `tables`: hand it to Alembic or call ``metadata.create_all(engine)``."""
 
+# The execution option that marks a connection crmkit opened for a read-only unit of work.
+_READ_ONLY = "crmkit_read_only"
 # Rows fetched per ``IN (...)`` query: well under every backend's limit on bound parameters.
 _CHUNK = 500
 
@@ -70,6 +72,7 @@ def configure_sqlite(engine: Engine) -> None:
     pysqlite's own transaction handling is switched off so that SQLAlchemy's ``begin`` emits
     ``BEGIN IMMEDIATE``: writers then queue on the busy timeout instead of failing halfway
     (a read-then-write transaction started with a plain ``BEGIN`` gets SQLITE_BUSY at once).
+    Read-only units of work begin with ``BEGIN DEFERRED`` instead, which takes no write lock.
     Foreign keys are enforced, and file databases use write-ahead logging so readers never
     block the writer.
     """
@@ -85,7 +88,8 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 class SqlStore:
@@ -192,8 +196,13 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             if connection is None:
                 connection = store.engine.connect()
+                if self.read_only:
+                    connection.execution_options(**{_READ_ONLY: True})
             self._connection = connection
             self._transaction = connection.begin_nested() if self._joined else connection.begin()
+            if self.read_only and not self._joined and connection.dialect.name != "sqlite":
+                # The first statement of the transaction (PostgreSQL, MariaDB/MySQL).
+                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         except exc.SQLAlchemyError as e:
             if not self._host_connection and connection is not None:
                 connection.close()
@@ -326,8 +335,8 @@ class _Customers(_Repository):
 
     def add_many(self, customers: Iterable[Customer]) -> None:
         uow = self._uow
+        uow._check_writable()
         batch = list(customers)
-        uow._check_open()
         uow._check_new_customers(batch)
         if not batch:
             return
@@ -442,7 +451,7 @@ class _Customers(_Repository):
 
     def update(self, customer: Customer) -> None:
         uow = self._uow
-        uow._check_open()
+        uow._check_writable()
         uow._check_customer(customer)
         table, contacts, keys = self._t.customers, self._t.contacts, self._t.contact_keys
         row = customer_row(self._tenant, customer, customer.version + 1)
@@ -482,6 +491,8 @@ class _Customers(_Repository):
         uow._stamp(customer, customer.version + 1)
 
     def remove(self, customer: Customer) -> None:
+        self._uow._check_writable()
+        self._uow._check_removable(customer, Customer)
         t = self._t
 
         def remove(connection: Connection) -> None:
@@ -505,7 +516,7 @@ class _Customers(_Repository):
 
 class _Interactions(_Repository):
     def _check(self, interaction: Interaction) -> None:
-        self._uow._check_open()
+        self._uow._check_writable()
         self._uow._check_interaction(interaction)
 
     def add(self, interaction: Interaction) -> None:
@@ -608,6 +619,8 @@ class _Interactions(_Repository):
         self._uow._stamp(interaction, interaction.version + 1)
 
     def remove(self, interaction: Interaction) -> None:
+        self._uow._check_writable()
+        self._uow._check_removable(interaction, Interaction)
         table = self._t.interactions
 
         def remove(connection: Connection) -> None:
