@@ -23,6 +23,7 @@ from crmkit.customers import (
     Tier,
 )
 from crmkit.errors import ValidationError
+from crmkit.events import DomainEvent
 from crmkit.testing import strategies as cs
 
 
@@ -54,6 +55,16 @@ def test_value_objects_and_contacts_round_trip(
 ) -> None:
     for value in (tier, anniversary, window, contact):
         assert from_dict(json.loads(json.dumps(to_dict(value))), type(value)) == value
+
+
+@given(cs.events())
+def test_events_survive_a_json_round_trip(event: DomainEvent) -> None:
+    assert from_dict(json.loads(json.dumps(to_dict(event))), type(event)) == event
+
+
+@given(cs.custom_field_schemas())
+def test_custom_field_schemas_survive_a_json_round_trip(schema: CustomFieldSchema) -> None:
+    assert from_dict(json.loads(json.dumps(to_dict(schema))), CustomFieldSchema) == schema
 
 
 def test_the_plain_form_is_json_ready_and_exact() -> None:

@@ -35,23 +35,35 @@ from crmkit.customers import (
     Contact,
     Customer,
     CustomerKind,
+    CustomerRegistered,
+    CustomerRemoved,
+    CustomerUpdated,
+    CustomField,
+    CustomFieldSchema,
     CustomValue,
     DoNotContact,
+    FieldType,
     Interaction,
     InteractionKind,
+    InteractionLogged,
     LifecycleStage,
+    OwnerChanged,
     Tier,
 )
+from crmkit.events import DomainEvent
 
 __all__ = [
     "anniversaries",
     "contacts",
     "currencies",
+    "custom_field_schemas",
+    "custom_fields",
     "custom_values",
     "customers",
     "dates",
     "do_not_contact_windows",
     "email_addresses",
+    "events",
     "ids",
     "instants",
     "interactions",
@@ -214,6 +226,47 @@ def custom_values() -> st.SearchStrategy[CustomValue]:
             lambda d: abs(d) < Decimal(10) ** 30
         ),
         dates(),
+    )
+
+
+@st.composite
+def custom_fields(draw: st.DrawFn) -> CustomField:
+    """Custom field declarations of every type; choice fields with their choices."""
+    kind = draw(st.sampled_from(FieldType))
+    choices: tuple[str, ...] = ()
+    if kind is FieldType.CHOICE:
+        choices = tuple(draw(st.lists(keys(max_size=12), min_size=1, max_size=4, unique=True)))
+    return CustomField(
+        name=draw(keys(max_size=24)),
+        type=kind,
+        required=draw(st.booleans()),
+        choices=choices,
+        label=draw(texts(max_size=20, blank=True)),
+    )
+
+
+def custom_field_schemas() -> st.SearchStrategy[CustomFieldSchema]:
+    """A host's declarations: fields with distinct names."""
+    return st.lists(custom_fields(), max_size=5, unique_by=lambda f: f.name).map(CustomFieldSchema)
+
+
+def events() -> st.SearchStrategy[DomainEvent]:
+    """Any of the customer events, as a unit of work records them."""
+    common = {"tenant_id": keys(), "actor_id": keys(), "occurred_at": instants(), "id": ids()}
+    return st.one_of(
+        st.builds(CustomerRegistered, customer_id=ids(), owner_id=keys(), **common),
+        st.builds(CustomerUpdated, customer_id=ids(), version=st.integers(1, 2**31), **common),
+        st.builds(CustomerRemoved, customer_id=ids(), **common),
+        st.builds(
+            OwnerChanged, customer_id=ids(), previous_owner_id=keys(), owner_id=keys(), **common
+        ),
+        st.builds(
+            InteractionLogged,
+            interaction_id=ids(),
+            customer_id=ids(),
+            kind=st.sampled_from(InteractionKind),
+            **common,
+        ),
     )
 
 
