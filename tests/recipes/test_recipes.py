@@ -1,16 +1,27 @@
-"""The "Embedding in your app" recipes, each run as a real app on an SQLite file."""
+"""The "Embedding in your app" recipes, each run as a real app on SQLite, PostgreSQL and MariaDB.
+
+On a server each test gets a database of its own, created for it and dropped afterwards: the
+recipes use crmkit's default table names, as an app would.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from crmkit.customers import CustomerRegistered
+
+# Relative: under --import-mode=importlib the tests are not on sys.path as a package.
+from ..contract.conftest import server_url  # noqa: TID252
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -27,6 +38,31 @@ def load(name: str) -> ModuleType:
     return module
 
 
+_NUMBERS = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database for one app."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    server = sa.make_url(server_url(request.param))
+    name = f"crmkit_recipe_{os.getpid()}_{next(_NUMBERS)}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    force = " WITH (FORCE)" if request.param == "postgres" else ""
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            # The apps' engines may still hold pooled connections to it.
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+        admin.dispose()
+
+
 def rows(url: str, table: str) -> int:
     engine = sa.create_engine(url)
     try:
@@ -36,8 +72,7 @@ def rows(url: str, table: str) -> int:
         engine.dispose()
 
 
-def test_fastapi_request_transaction_carries_crmkit_and_the_apps_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'fastapi.db'}"
+def test_fastapi_request_transaction_carries_crmkit_and_the_apps_rows(url: str) -> None:
     app, crm = load("fastapi_app").create_app(url)
     published: list[CustomerRegistered] = []
     crm.subscribe(CustomerRegistered, published.append)
@@ -49,13 +84,14 @@ def test_fastapi_request_transaction_carries_crmkit_and_the_apps_rows(tmp_path: 
         clash = client.post("/customers", json=body | {"campaign": "again"})
     assert clash.status_code >= 400
     assert [e.owner_id for e in published] == ["li.na"]
+    app.state.engine.dispose()
     assert rows(url, "crmkit_customers") == 1
     assert rows(url, "app_signups") == 1  # the failed request left nothing behind
 
 
-def test_flask_sqlalchemy_session_commits_crmkit_with_the_app(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'flask.db'}"
-    app, crm = load("flask_app").create_app(url)
+def test_flask_sqlalchemy_session_commits_crmkit_with_the_app(url: str) -> None:
+    recipe = load("flask_app")
+    app, crm = recipe.create_app(url)
     published: list[CustomerRegistered] = []
     crm.subscribe(CustomerRegistered, published.append)
     client = app.test_client()
@@ -65,12 +101,13 @@ def test_flask_sqlalchemy_session_commits_crmkit_with_the_app(tmp_path: Path) ->
     assert rows(url, "crmkit_customers") == 0
     assert client.post("/customers", json=body).status_code == 201
     assert [e.owner_id for e in published] == ["li.na"]
+    with app.app_context():
+        recipe.db.engine.dispose()
     assert rows(url, "crmkit_customers") == 1
     assert rows(url, "signup") == 1
 
 
-def test_plain_session_commits_or_rolls_back_both(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'session.db'}"
+def test_plain_session_commits_or_rolls_back_both(url: str) -> None:
     recipe = load("session_script")
     crm, engine = recipe.open_crm(url)
     published: list[CustomerRegistered] = []
