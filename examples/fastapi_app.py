@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 import crmkit
-from crmkit.customers import Customer, CustomerRegistered
+from crmkit.customers import Customer, register_customer
 from crmkit.errors import DuplicateError
 from crmkit.storage.sql import SqlStore, configure_sqlite
 
@@ -65,8 +65,7 @@ def create_app(url: str) -> tuple[FastAPI, crmkit.CRM]:
         customer = Customer(name=new.name, owner_id=new.owner, code=new.code)
         try:
             with crm.unit_of_work(actor=new.owner, connection=connection) as uow:
-                uow.customers.add(customer)
-                uow.record(CustomerRegistered, customer_id=customer.id, owner_id=new.owner)
+                register_customer(uow, customer)  # stores it, records CustomerRegistered
         except DuplicateError as e:
             raise HTTPException(status_code=409, detail=str(e)) from e
         return {"id": str(customer.id)}

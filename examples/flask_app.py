@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import crmkit
-from crmkit.customers import Customer, CustomerRegistered
+from crmkit.customers import Customer, register_customer
 from crmkit.storage.sql import SqlStore, configure_sqlite
 
 
@@ -50,8 +50,7 @@ def create_app(url: str) -> tuple[Flask, crmkit.CRM]:
         db.session.add(Signup(code=body["code"], campaign=body["campaign"]))
         customer = Customer(name=body["name"], owner_id=body["owner"], code=body["code"])
         with crm.unit_of_work(actor=body["owner"], connection=db.session.connection()) as uow:
-            uow.customers.add(customer)
-            uow.record(CustomerRegistered, customer_id=customer.id, owner_id=customer.owner_id)
+            register_customer(uow, customer)  # stores it, records CustomerRegistered
         if body.get("dry_run"):
             db.session.rollback()
             return jsonify(saved=False), 200

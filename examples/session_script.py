@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import crmkit
-from crmkit.customers import Customer, CustomerRegistered
+from crmkit.customers import Customer, register_customer
 from crmkit.storage.sql import SqlStore, configure_sqlite
 
 
@@ -44,9 +44,7 @@ def import_customers(
         session.add(ImportBatch(rows=len(names)))
         with crm.unit_of_work(actor="importer", connection=session.connection()) as uow:
             for name in names:
-                customer = Customer(name=name, owner_id="importer")
-                uow.customers.add(customer)
-                uow.record(CustomerRegistered, customer_id=customer.id, owner_id="importer")
+                register_customer(uow, Customer(name=name, owner_id="importer"))
         if fail:
             session.rollback()  # the batch record and the customers go together
         else:

@@ -26,6 +26,9 @@ from crmkit.customers import (
     InteractionKind,
     InteractionLogged,
     LifecycleStage,
+    log_interaction,
+    register_customers,
+    update_customer,
 )
 from crmkit.errors import ConcurrencyError, ValidationError
 
@@ -224,17 +227,9 @@ def _fill(crm: crmkit.CRM, count: int, out: Callable[[str], object]) -> list[Cus
     made = generate_customers(count, seed=2026)
     timeline = generate_interactions(made, now=crm.clock.now(), seed=2026)
     with crm.unit_of_work(actor="demo") as uow:
-        uow.customers.add_many(made)
-        for c in made:
-            uow.record(CustomerRegistered, customer_id=c.id, owner_id=c.owner_id)
+        register_customers(uow, made)
         for interaction in timeline:
-            uow.interactions.add(interaction)
-            uow.record(
-                InteractionLogged,
-                interaction_id=interaction.id,
-                customer_id=interaction.customer_id,
-                kind=interaction.kind,
-            )
+            log_interaction(uow, interaction)
     contacts = sum(len(c.contacts) for c in made)
     out(
         f"  stored {len(made)} customers, {contacts} contacts and {len(timeline)} interactions "
@@ -299,10 +294,10 @@ def _show_refusals(crm: crmkit.CRM, out: Callable[[str], object]) -> None:
         second = uow.customers.by_code("C-000002")
     with crm.unit_of_work(actor="wang.fang") as uow:
         first.tags = first.tags | {"VIP"}
-        uow.customers.update(first)
+        update_customer(uow, first)
     try:
         with crm.unit_of_work(actor="li.qiang") as uow:
             second.lifecycle = LifecycleStage.AT_RISK
-            uow.customers.update(second)
+            update_customer(uow, second)
     except ConcurrencyError as e:
         out(f"  {type(e).__name__}: {e}")

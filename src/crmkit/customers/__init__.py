@@ -1,4 +1,7 @@
-"""Customers: the customer aggregate (customer + contacts), custom fields and the timeline.
+"""Customers: the customer aggregate, custom fields, the timeline, and the services.
+
+The aggregate is a customer with its contacts; the services change customers and timelines
+through a unit of work and record what happened (domain events).
 
 Examples:
     >>> from crmkit.customers import Customer
@@ -28,6 +31,14 @@ from crmkit.customers._model import (
     LifecycleStage,
     Tier,
 )
+from crmkit.customers._services import (
+    change_owner,
+    log_interaction,
+    register_customer,
+    register_customers,
+    remove_customer,
+    update_customer,
+)
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -51,4 +62,10 @@ __all__ = [
     "LifecycleStage",
     "OwnerChanged",
     "Tier",
+    "change_owner",
+    "log_interaction",
+    "register_customer",
+    "register_customers",
+    "remove_customer",
+    "update_customer",
 ]
