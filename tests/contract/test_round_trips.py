@@ -6,10 +6,12 @@ field decimals with 30 digits, dates back to 1900.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmkit.customers import Customer, Interaction, InteractionKind
+from crmkit.storage.sql import SqlStore
 from crmkit.testing import strategies as cs
 
 from .conftest import Backend
@@ -27,6 +29,26 @@ def test_a_customer_reads_back_equal(backend: Backend, customer: Customer) -> No
         assert uow.customers.get(customer.id) == customer
         if customer.code is not None:
             assert uow.customers.by_code(customer.code) == customer
+        assert uow.customers.get_many([customer.id]) == [customer]
+        assert uow.customers.by_owner(customer.owner_id) == [customer]
+        for contact in customer.contacts:
+            for phone in contact.phones:
+                assert uow.customers.by_phone(phone) == [customer]
+            for email in contact.emails:
+                assert uow.customers.by_email(email.address.upper()) == [customer]
+    if isinstance(crm.store, SqlStore):
+        # The same rows through SQLAlchemy's own path (taken when a host traces its SQL).
+        engine = crm.store.engine
+        sa.event.listen(engine, "before_cursor_execute", _trace)
+        try:
+            with crm.unit_of_work(actor="law") as uow:
+                assert uow.customers.get(customer.id) == customer
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", _trace)
+
+
+def _trace(*_: object) -> None:
+    """A host's tracing hook; its presence alone turns crmkit's fast lookups off."""
 
 
 @SETTINGS
