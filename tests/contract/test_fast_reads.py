@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import pytest
@@ -20,17 +20,37 @@ from crmkit.errors import StorageError
 from crmkit.storage.sql import SqlStore, build_tables
 
 from .conftest import Backend
-from .test_customers import full_customer
+from .test_customers import call, full_customer
 
-# Each finds the customer `full_customer("C-1")` (by its id, code, owner, phone or email).
-Lookup = Callable[[Any, UUID], object]
+
+class Keys(NamedTuple):
+    customer: UUID
+    interaction: UUID
+
+
+MARCH = crmkit.to_utc("2026-03-01T00:00:00+08:00")
+APRIL = crmkit.to_utc("2026-04-01T00:00:00+08:00")
+# Each finds the customer `full_customer("C-1")` (by its id, code, owner, phone or email), or
+# its call on 2 March (by id, or in its timeline with every combination of since and until).
+Lookup = Callable[[Any, Keys], object]
 LOOKUPS: list[tuple[str, Lookup]] = [
-    ("get", lambda uow, key: uow.customers.get(key)),
+    ("get", lambda uow, k: uow.customers.get(k.customer)),
     ("by_code", lambda uow, _: uow.customers.by_code("C-1")),
     ("by_owner", lambda uow, _: uow.customers.by_owner("wang.fang")),
     ("by_phone", lambda uow, _: uow.customers.by_phone("+8613912345678")),
     ("by_email", lambda uow, _: uow.customers.by_email("LI.MING@yunshan.example.cn")),
+    ("interaction", lambda uow, k: uow.interactions.get(k.interaction)),
+    ("timeline", lambda uow, k: uow.interactions.for_customer(k.customer)),
+    ("since", lambda uow, k: uow.interactions.for_customer(k.customer, since=MARCH)),
+    ("until", lambda uow, k: uow.interactions.for_customer(k.customer, until=APRIL)),
+    (
+        "between",
+        lambda uow, k: uow.interactions.for_customer(k.customer, since=MARCH, until=APRIL),
+    ),
 ]
+# get, by_code and the interaction lookups run one query each; the others two: the customers,
+# then their contacts.
+SELECTS = 2 + 3 * 2 + 5
 
 
 @pytest.fixture
@@ -43,9 +63,18 @@ def sql(backend: Backend) -> tuple[crmkit.CRM, sa.Engine]:
     return crm, store.engine
 
 
-def _lookups(crm: crmkit.CRM, wanted: Customer) -> list[object]:
+def _store(crm: crmkit.CRM, *customers: Customer) -> Keys:
+    """Store `customers` and a call to the first; the keys of both."""
+    first_call = call(customers[0], "2026-03-02T10:00:00+08:00")
     with crm.unit_of_work(actor="li") as uow:
-        return [crmkit.to_dict(lookup(uow, wanted.id)) for _, lookup in LOOKUPS]
+        uow.customers.add_many(customers)
+        uow.interactions.add(first_call)
+    return Keys(customers[0].id, first_call.id)
+
+
+def _lookups(crm: crmkit.CRM, keys: Keys) -> list[Any]:
+    with crm.unit_of_work(actor="li") as uow:
+        return [crmkit.to_dict(lookup(uow, keys)) for _, lookup in LOOKUPS]
 
 
 def test_a_host_tracing_its_engine_sees_every_lookup_and_gets_the_same_customers(
@@ -53,9 +82,8 @@ def test_a_host_tracing_its_engine_sees_every_lookup_and_gets_the_same_customers
 ) -> None:
     crm, engine = sql
     customer, other = full_customer("C-1"), full_customer("C-2", owner="li")
-    with crm.unit_of_work(actor="li") as uow:
-        uow.customers.add_many([customer, other])
-    fast = _lookups(crm, customer)
+    keys = _store(crm, customer, other)
+    fast = _lookups(crm, keys)
 
     seen: list[str] = []
 
@@ -64,28 +92,28 @@ def test_a_host_tracing_its_engine_sees_every_lookup_and_gets_the_same_customers
 
     sa.event.listen(engine, "before_cursor_execute", trace)
     try:
-        traced = _lookups(crm, customer)
+        traced = _lookups(crm, keys)
     finally:
         sa.event.remove(engine, "before_cursor_execute", trace)
     assert traced == fast
     selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    # get and by_code: one joined query each; the others: customers, then their contacts.
-    assert len(selects) == 2 * 1 + 3 * 2
+    assert len(selects) == SELECTS
     assert fast[0] == crmkit.to_dict(customer)
     assert fast[2] == crmkit.to_dict([customer])  # by owner: "li" owns the other one
+    # One call, found by id and in every slice of the timeline.
+    assert fast[5] == fast[6][0]
+    assert fast[6:] == [fast[6]] * 4
 
 
 def test_sql_logging_turns_the_fast_path_off(
     sql: tuple[crmkit.CRM, sa.Engine], caplog: pytest.LogCaptureFixture
 ) -> None:
     crm, _ = sql
-    customer = full_customer("C-1")
-    with crm.unit_of_work(actor="li") as uow:
-        uow.customers.add(customer)
+    keys = _store(crm, full_customer("C-1"))
     with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
-        _lookups(crm, customer)
+        _lookups(crm, keys)
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy.engine")]
-    assert sum("SELECT" in m for m in logged) == 8
+    assert sum("SELECT" in m for m in logged) == SELECTS
 
 
 def test_a_driver_error_on_the_fast_path_is_a_storage_error(
@@ -98,5 +126,5 @@ def test_a_driver_error_on_the_fast_path_is_a_storage_error(
             pytest.raises(StorageError, match="failed") as caught,
             nowhere.unit_of_work(actor="li") as uow,
         ):
-            lookup(uow, crmkit.new_id())
+            lookup(uow, Keys(crmkit.new_id(), crmkit.new_id()))
         assert isinstance(caught.value.__cause__, sa.exc.DBAPIError), name

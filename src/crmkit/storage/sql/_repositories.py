@@ -324,18 +324,12 @@ class SqlInteractions(_Repository):
     def get(self, interaction_id: UUID) -> Interaction:
         self._uow._check_open()
         an_id(interaction_id, "interaction_id")
-        table = self._t.interactions
-        row = self._run(
-            "loading an interaction",
-            lambda c: (
-                c.execute(sa.select(table).where(self._mine(table), table.c.id == interaction_id))
-                .mappings()
-                .first()
-            ),
-        )
-        if row is None:
+        query = self._uow._store.interaction_queries().one
+        params = {"tenant": self._tenant, "id": interaction_id}
+        rows = self._run("loading an interaction", lambda c: query(c, params))
+        if not rows:
             raise NotFound("interaction", interaction_id)
-        return interaction_from_row(table.name, row)
+        return interaction_from_row(self._t.interactions.name, rows[0])
 
     def for_customer(
         self,
@@ -347,15 +341,16 @@ class SqlInteractions(_Repository):
         self._uow._check_open()
         an_id(customer_id, "customer_id")
         since, until = an_instant(since, "since"), an_instant(until, "until")
-        table = self._t.interactions
-        query = sa.select(table).where(self._mine(table), table.c.customer_id == customer_id)
+        timelines = self._uow._store.interaction_queries().timeline
+        query = timelines[since is not None, until is not None]
+        params: dict[str, Any] = {"tenant": self._tenant, "customer_id": customer_id}
         if since is not None:
-            query = query.where(table.c.occurred_at >= since)
+            params["since"] = since
         if until is not None:
-            query = query.where(table.c.occurred_at < until)
-        query = query.order_by(table.c.occurred_at, table.c.id)
-        rows = self._run("loading a timeline", lambda c: c.execute(query).mappings().all())
-        return [interaction_from_row(table.name, r) for r in rows]
+            params["until"] = until
+        rows = self._run("loading a timeline", lambda c: query(c, params))
+        name = self._t.interactions.name
+        return [interaction_from_row(name, r) for r in rows]
 
     def update(self, interaction: Interaction) -> None:
         self._check(interaction)

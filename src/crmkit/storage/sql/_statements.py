@@ -20,7 +20,14 @@ from sqlalchemy.engine import Connection
 
 from crmkit.storage.sql._tables import Tables
 
-__all__ = ["BulkInsert", "CustomerQueries", "Select", "customer_queries"]
+__all__ = [
+    "BulkInsert",
+    "CustomerQueries",
+    "InteractionQueries",
+    "Select",
+    "customer_queries",
+    "interaction_queries",
+]
 
 _SQL_LOG = logging.getLogger("sqlalchemy.engine.Engine")
 
@@ -233,3 +240,35 @@ def customer_queries(t: Tables, dialect: sa.Dialect) -> CustomerQueries:
         for by in ("id", "code")
     }
     return CustomerQueries(many=many, one=one)
+
+
+@attrs.frozen
+class InteractionQueries:
+    """The statements that load interactions, each scoped to the tenant.
+
+    Attributes:
+        one: by ``id``.
+        timeline: a customer's timeline (``customer_id``), oldest first, keyed by whether it
+            starts at ``since`` and whether it ends before ``until``.
+    """
+
+    one: Select
+    timeline: dict[tuple[bool, bool], Select]
+
+
+def interaction_queries(t: Tables, dialect: sa.Dialect) -> InteractionQueries:
+    """Build the `InteractionQueries` of the tables `t` for `dialect`."""
+    table = t.interactions
+    mine = table.c.tenant_id == sa.bindparam("tenant")
+    one = Select(sa.select(table).where(mine, table.c.id == sa.bindparam("id")), dialect)
+    timeline = {}
+    for since in (False, True):
+        for until in (False, True):
+            query = sa.select(table).where(mine, table.c.customer_id == sa.bindparam("customer_id"))
+            if since:
+                query = query.where(table.c.occurred_at >= sa.bindparam("since"))
+            if until:
+                query = query.where(table.c.occurred_at < sa.bindparam("until"))
+            query = query.order_by(table.c.occurred_at, table.c.id)
+            timeline[since, until] = Select(query, dialect)
+    return InteractionQueries(one=one, timeline=timeline)

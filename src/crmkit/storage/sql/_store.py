@@ -15,7 +15,13 @@ from crmkit.events import DomainEvent
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._repositories import SqlCustomers, SqlInteractions
-from crmkit.storage.sql._statements import BulkInsert, CustomerQueries, customer_queries
+from crmkit.storage.sql._statements import (
+    BulkInsert,
+    CustomerQueries,
+    InteractionQueries,
+    customer_queries,
+    interaction_queries,
+)
 from crmkit.storage.sql._tables import Tables, build_tables
 
 __all__ = ["SqlStore", "SqlUnitOfWork", "configure_sqlite", "metadata", "tables"]
@@ -77,12 +83,19 @@ class SqlStore:
         self._owns_engine = False
         self._bulk: dict[str, BulkInsert] = {}
         self._queries: CustomerQueries | None = None
+        self._timelines: InteractionQueries | None = None
 
     def customer_queries(self) -> CustomerQueries:
         """The statements that load customers and their contacts, built once per store."""
         if self._queries is None:
             self._queries = customer_queries(self.tables, self.engine.dialect)
         return self._queries
+
+    def interaction_queries(self) -> InteractionQueries:
+        """The statements that load interactions, built once per store."""
+        if self._timelines is None:
+            self._timelines = interaction_queries(self.tables, self.engine.dialect)
+        return self._timelines
 
     def bulk_insert(self, table: sa.Table) -> BulkInsert:
         """The bulk INSERT of `table` for this store's dialect, compiled once."""
