@@ -172,6 +172,19 @@ def test_a_database_one_migration_behind_is_refused_then_upgraded_keeping_its_da
         assert connection.scalar(sa.select(sa.func.count()).select_from(tables.contact_keys)) == 2
 
 
+def test_a_database_ahead_of_this_crmkit_is_refused(engine: sa.Engine, prefix: str) -> None:
+    """A newer crmkit migrated it: this one must not write to a schema it does not know."""
+    migrate.upgrade(engine, prefix=prefix)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE {prefix}alembic_version SET version_num = '9001'"))
+    with pytest.raises(
+        SchemaVersionError, match="9001, newer than this crmkit.*upgrade the crmkit"
+    ):
+        SqlStore(engine, tables=build_tables(prefix=prefix)).verify_schema()
+    with pytest.raises(SchemaVersionError, match="no crmkit tables.*crmkit migrate"):
+        SqlStore(engine, tables=build_tables(prefix=f"{prefix}x_")).verify_schema()
+
+
 def test_crmkit_can_live_in_a_schema_of_its_own(backend: Backend, engine: sa.Engine) -> None:
     if backend.name != "postgres":
         pytest.skip("schemas are a PostgreSQL feature (on MariaDB a schema is a database)")
