@@ -91,3 +91,15 @@ def test_crmkit_migrate_creates_then_finds_the_tables_up_to_date(
 def test_a_bad_url_is_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate", "nosuchdb://x"]) == 1
     assert "crmkit: url:" in capsys.readouterr().err
+
+
+def test_an_unreachable_database_or_unknown_revision_is_reported_not_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"]) == 1
+    assert (
+        "crmkit: reading crmkit's schema revision failed: unable to open" in capsys.readouterr().err
+    )
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    assert main(["migrate", url, "--revision", "9001"]) == 1
+    assert "crmkit: revision: Can't locate revision" in capsys.readouterr().err

@@ -27,9 +27,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from crmkit.errors import SchemaVersionError, ValidationError
+from crmkit.storage.sql._errors import storage_error
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -58,21 +60,36 @@ def _config(prefix: str, schema: str | None) -> Config:
 
 
 @contextlib.contextmanager
-def _connection(target: Target) -> Iterator[Connection]:
-    """A connection on `target`; one we open is committed at the end, the host's is not."""
+def _connection(target: Target, doing: str) -> Iterator[Connection]:
+    """A connection on `target`; one we open is committed at the end, the host's is not.
+
+    Database and Alembic errors while `doing` something become crmkit's.
+    """
     if isinstance(target, Connection):
-        yield target
+        with _translated(doing):
+            yield target
         return
     try:
         engine = target if isinstance(target, Engine) else sa.create_engine(target)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as e:
         raise ValidationError.of("url", f"cannot open {target!r}: {e}") from e
     try:
-        with engine.begin() as connection:
+        with _translated(doing), engine.begin() as connection:
             yield connection
     finally:
         if not isinstance(target, Engine):
             engine.dispose()
+
+
+@contextlib.contextmanager
+def _translated(doing: str) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as e:
+        raise storage_error(e, doing) from e
+    except CommandError as e:
+        # Alembic's complaints are about the revision asked for (unknown, ambiguous, ...).
+        raise ValidationError.of("revision", str(e)) from e
 
 
 def head() -> str:
@@ -90,7 +107,7 @@ def _command(
     schema: str | None,
 ) -> None:
     config = _config(prefix, schema)
-    with _connection(target) as connection:
+    with _connection(target, f"migrating crmkit's tables to {revision}") as connection:
         config.attributes["connection"] = connection
         run(config, revision)
 
@@ -135,7 +152,7 @@ def current(
     target: Target, *, prefix: str = DEFAULT_PREFIX, schema: str | None = None
 ) -> str | None:
     """The revision crmkit's tables at `target` are at; ``None`` if crmkit was never installed."""
-    with _connection(target) as connection:
+    with _connection(target, "reading crmkit's schema revision") as connection:
         context = MigrationContext.configure(
             connection,
             opts={"version_table": f"{prefix}alembic_version", "version_table_schema": schema},
