@@ -17,7 +17,7 @@ from typing import Self
 import attrs
 
 from crmkit._currencies import MINOR_UNITS
-from crmkit.errors import CurrencyMismatch, ValidationError
+from crmkit.errors import CurrencyMismatch, MoneyOperationError, ValidationError
 
 __all__ = ["MAX_INTEGER_DIGITS", "Money", "minor_units"]
 
@@ -180,22 +180,33 @@ class Money:
         if self.currency != other.currency:
             raise CurrencyMismatch(operation, self.currency, other.currency)
 
+    def _is_money(self, other: object, operation: str) -> bool:
+        """Whether `other` is Money of this currency; a plain number is refused, clearly."""
+        if isinstance(other, Money):
+            self._same(other, operation)
+            return True
+        if isinstance(other, int | float | Decimal):
+            raise MoneyOperationError(
+                f"cannot {operation} {self} and the plain number {other!r}; "
+                f"make it Money first, e.g. Money({str(other)!r}, {self.currency!r})"
+            )
+        return False  # something else entirely: let Python say so
+
     def __add__(self, other: Money) -> Money:
-        if not isinstance(other, Money):
+        if not self._is_money(other, "add"):
             return NotImplemented
-        self._same(other, "add")
         return self._trusted(_EXACT.add(self.amount, other.amount), self.currency)
 
     def __radd__(self, other: int) -> Money:
         # Lets the builtin sum() start from its default 0.
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
+        self._is_money(other, "add")  # refuses a plain number
         return NotImplemented
 
     def __sub__(self, other: Money) -> Money:
-        if not isinstance(other, Money):
+        if not self._is_money(other, "subtract"):
             return NotImplemented
-        self._same(other, "subtract")
         return self._trusted(_EXACT.subtract(self.amount, other.amount), self.currency)
 
     def __neg__(self) -> Money:
@@ -223,11 +234,22 @@ class Money:
         return self._trusted(rounded if rounded else rounded.copy_abs(), self.currency)
 
     def __mul__(self, factor: Decimal | int) -> Money:
-        if isinstance(factor, float | bool) or not isinstance(factor, Decimal | int):
+        value: object = factor  # checked at run time whatever the annotation says
+        if isinstance(value, Money):
+            raise MoneyOperationError(f"cannot multiply {self} by an amount of money ({value})")
+        if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
             return NotImplemented
-        return self.multiply(factor)
+        return self.multiply(_to_decimal(value, "factor"))  # a float is refused, with the reason
 
     __rmul__ = __mul__
+
+    def __truediv__(self, divisor: object) -> Money:
+        raise MoneyOperationError(
+            f"cannot divide {self} exactly; split it with allocate() (no cent lost) or "
+            "multiply by a Decimal factor"
+        )
+
+    __floordiv__ = __truediv__
 
     def allocate(self, ratios: Sequence[Decimal | int]) -> list[Money]:
         """Split into parts proportional to `ratios` that add up to exactly this amount.
@@ -264,27 +286,23 @@ class Money:
     # --- comparison ------------------------------------------------------------------------------
 
     def __lt__(self, other: Money) -> bool:
-        if not isinstance(other, Money):
+        if not self._is_money(other, "compare"):
             return NotImplemented
-        self._same(other, "compare")
         return self.amount < other.amount
 
     def __le__(self, other: Money) -> bool:
-        if not isinstance(other, Money):
+        if not self._is_money(other, "compare"):
             return NotImplemented
-        self._same(other, "compare")
         return self.amount <= other.amount
 
     def __gt__(self, other: Money) -> bool:
-        if not isinstance(other, Money):
+        if not self._is_money(other, "compare"):
             return NotImplemented
-        self._same(other, "compare")
         return self.amount > other.amount
 
     def __ge__(self, other: Money) -> bool:
-        if not isinstance(other, Money):
+        if not self._is_money(other, "compare"):
             return NotImplemented
-        self._same(other, "compare")
         return self.amount >= other.amount
 
     # --- text ------------------------------------------------------------------------------------

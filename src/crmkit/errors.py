@@ -6,6 +6,7 @@ catch either::
     CrmkitError
     ├── ValidationError (ValueError)      bad input; `.issues` names every bad field by its path
     ├── CurrencyMismatch (ValueError)     money of two currencies combined
+├── MoneyOperationError (TypeError)   money added to a plain number, or divided
     ├── NotFound (LookupError)            no record with that key in this tenant
     ├── Conflict                          the write clashes with what is stored
     │   ├── DuplicateError                a key or unique value is already taken
@@ -36,6 +37,7 @@ __all__ = [
     "CurrencyMismatch",
     "DuplicateError",
     "Issue",
+    "MoneyOperationError",
     "NotFound",
     "ReadOnlyError",
     "RetriesExhausted",
@@ -117,6 +119,14 @@ class CurrencyMismatch(CrmkitError, ValueError):
         super().__init__(
             f"cannot {operation} {left} and {right} amounts; convert one of them first"
         )
+
+
+class MoneyOperationError(CrmkitError, TypeError):
+    """Money was combined with a plain number, or divided; the message says what to do instead.
+
+    ``Money + 1`` is refused (is the 1 yuan or cents?); so is ``Money / 3``, which cannot be
+    exact: `Money.allocate` splits an amount without losing a cent.
+    """
 
 
 class NotFound(CrmkitError, LookupError):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crmkit import Money
-from crmkit.errors import CurrencyMismatch, ValidationError
+from crmkit.errors import CurrencyMismatch, MoneyOperationError, ValidationError
 from crmkit.testing import strategies as cs
 
 WIDE = Context(prec=100)
@@ -83,10 +84,30 @@ def test_currencies_never_mix_silently() -> None:
 
 
 def test_floats_are_refused_in_arithmetic_too() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(ValidationError, match="factor: 1.5 is a float"):
         _ = Money(1, "CNY") * 1.5  # type: ignore[operator]
     with pytest.raises(ValidationError, match="factor: .*float"):
         Money(1, "CNY").multiply(1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("operation", "expected"),
+    [
+        (lambda m: m + 1, r"cannot add 10.00 CNY and the plain number 1; .*Money\('1', 'CNY'\)"),
+        (lambda m: 1 + m, "cannot add"),
+        (lambda m: m - Decimal("0.5"), "cannot subtract .* Decimal"),
+        (lambda m: m < 3, "cannot compare"),
+        (lambda m: m >= 2.5, "cannot compare .* 2.5"),
+        (lambda m: m * m, "cannot multiply 10.00 CNY by an amount of money"),
+        (lambda m: m / 3, r"cannot divide .*allocate\(\)"),
+        (lambda m: m // 2, "cannot divide"),
+    ],
+)
+def test_money_and_plain_numbers_do_not_mix(operation: Any, expected: str) -> None:
+    with pytest.raises(MoneyOperationError, match=expected) as caught:
+        operation(Money(10, "CNY"))
+    assert isinstance(caught.value, TypeError)  # what Python itself would have raised
+    assert sum([Money(10, "CNY")]) == Money(10, "CNY")  # sum()'s starting 0 still works
 
 
 def test_builtin_sum_and_text() -> None:
