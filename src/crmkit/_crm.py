@@ -67,6 +67,17 @@ class CRM:
         tenant: str = DEFAULT_TENANT,
         custom_fields: CustomFieldSchema | None = None,
     ) -> None:
+        from crmkit.customers import CustomFieldSchema
+
+        if clock is not None and not isinstance(clock, Clock):
+            raise ValidationError.of(
+                "clock", f"must be a Clock (with a now() method), not {type(clock).__name__}"
+            )
+        if custom_fields is not None and not isinstance(custom_fields, CustomFieldSchema):
+            raise ValidationError.of(
+                "custom_fields",
+                f"must be a CustomFieldSchema, not {type(custom_fields).__name__}",
+            )
         self.store = store
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.tenant = _key(tenant, "tenant")
@@ -95,6 +106,8 @@ class CRM:
                 If it is inside a transaction, crmkit works in a savepoint of it, never commits
                 it, and publishes events only when the host commits.
         """
+        if not isinstance(read_only, bool):
+            raise ValidationError.of("read_only", f"must be True or False, not {read_only!r}")
         return self.store.unit_of_work(
             tenant_id=_key(tenant if tenant is not None else self.tenant, "tenant"),
             actor_id=_key(actor, "actor"),
@@ -138,6 +151,8 @@ class CRM:
             RetriesExhausted: every one of the `attempts` failed transiently; the last error is
                 its ``__cause__``.
         """
+        if not callable(work):
+            raise ValidationError.of("work", f"must be a function of a unit of work, not {work!r}")
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ValidationError.of("attempts", f"must be a positive integer, not {attempts!r}")
         last: CrmkitError | None = None
@@ -161,7 +176,14 @@ class CRM:
         ) from last
 
     def subscribe(self, kind: type[E], handler: Handler[E]) -> None:
-        """Call `handler` with every committed event of type `kind` (subclasses included)."""
+        """Call `handler` with every committed event of type `kind` (subclasses included).
+
+        Raises:
+            ValidationError: `kind` is not an event class, or `handler` cannot be called.
+        """
+        _event_class(kind)
+        if not callable(handler):
+            raise ValidationError.of("handler", f"must be callable, not {handler!r}")
         self._handlers[kind].append(handler)
 
     def unsubscribe(self, kind: type[E], handler: Handler[E]) -> None:
@@ -199,6 +221,13 @@ class CRM:
         return f"CRM({self.store!r}, tenant={self.tenant!r})"
 
 
+def _event_class(kind: object) -> None:
+    if not (isinstance(kind, type) and issubclass(kind, DomainEvent)):
+        raise ValidationError.of(
+            "kind", f"must be a DomainEvent class such as CustomerRegistered, not {kind!r}"
+        )
+
+
 def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.connect)
     url: Any,  # noqa: ANN401 (a URL string, or a SQLAlchemy Engine)
     *,
@@ -222,9 +251,14 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
     """
     from crmkit.storage import open_store
 
-    crm = CRM(open_store(url), clock=clock, tenant=tenant, custom_fields=custom_fields)
-    if create:
-        crm.create_all()
-    if verify_schema:
-        crm.store.verify_schema()
+    store = open_store(url)
+    try:
+        crm = CRM(store, clock=clock, tenant=tenant, custom_fields=custom_fields)
+        if create:
+            crm.create_all()
+        if verify_schema:
+            crm.store.verify_schema()
+    except BaseException:
+        store.close()  # no pool of connections left behind by a refused open
+        raise
     return crm

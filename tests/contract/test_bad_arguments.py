@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import crmkit
+from crmkit.customers import CustomerRegistered
 from crmkit.errors import ValidationError
 
 CALLS: list[tuple[str, Callable[[Any], object], str]] = [
@@ -47,3 +48,47 @@ def test_a_bad_argument_is_named_and_spoils_nothing(
             call(uow)
         assert [i.path for i in caught.value.issues] == [path]
         assert uow.customers.count() == 0  # the unit of work still works
+
+
+# The calls are typed loosely on purpose: each passes what the signature forbids.
+FACADE: list[tuple[str, Callable[[Any], object], list[str]]] = [
+    ("subscribe to a name", lambda crm: crm.subscribe("CustomerRegistered", print), ["kind"]),
+    ("subscribe a number", lambda crm: crm.subscribe(CustomerRegistered, 3), ["handler"]),
+    (
+        "a string connection",
+        lambda crm: crm.unit_of_work(actor="li", connection="c"),
+        ["connection"],
+    ),
+    ("read_only as text", lambda crm: crm.unit_of_work(actor="li", read_only="yes"), ["read_only"]),
+    ("run a number", lambda crm: crm.run(3, actor="li"), ["work"]),
+    ("a blank tenant", lambda crm: crm.unit_of_work(actor="li", tenant=" "), ["tenant"]),
+    ("record a non-event", lambda crm: _record(crm, int, x=1), ["kind"]),
+    (
+        "record with wrong fields",
+        lambda crm: _record(crm, CustomerRegistered, id=1, foo=2, owner_id="li"),
+        ["id", "foo", "customer_id"],
+    ),
+]
+
+
+def _record(crm: crmkit.CRM, kind: Any, **fields: Any) -> object:
+    with crm.unit_of_work(actor="li") as uow:
+        return uow.record(kind, **fields)
+
+
+@pytest.mark.parametrize(("what", "call", "paths"), FACADE, ids=[c[0] for c in FACADE])
+def test_a_bad_argument_to_the_crm_is_named(
+    crm: crmkit.CRM, what: str, call: Callable[[Any], object], paths: list[str]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        call(crm)
+    assert [i.path for i in caught.value.issues] == paths
+    with crm.unit_of_work(actor="li") as uow:
+        assert uow.customers.count() == 0  # nothing half-done
+
+
+def test_a_bad_clock_or_schema_is_refused_when_opening() -> None:
+    with pytest.raises(ValidationError, match="clock: must be a Clock"):
+        crmkit.open("memory://", clock="now")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="custom_fields: must be a CustomFieldSchema"):
+        crmkit.open("memory://", custom_fields={"segment": "text"})  # type: ignore[arg-type]

@@ -171,6 +171,12 @@ class SqlUnitOfWork(UnitOfWork):
     """A unit of work in one database transaction (or one savepoint of the host's)."""
 
     def __init__(self, store: SqlStore, *, connection: Connection | None, **kwargs: Any) -> None:  # noqa: ANN401
+        if connection is not None and not isinstance(connection, Connection):
+            raise ValidationError.of(
+                "connection",
+                f"must be a SQLAlchemy Connection (a Session's is session.connection()), "
+                f"not {type(connection).__name__}",
+            )
         super().__init__(**kwargs)
         self._host_connection = connection is not None
         self._joined = connection is not None and connection.in_transaction()
