@@ -72,7 +72,7 @@ def create_app(url: str) -> tuple[FastAPI, crmkit.CRM]:
 
     @app.get("/customers/{code}")
     def show(code: str, connection: Transaction) -> dict[str, str]:
-        with crm.unit_of_work(actor="api", connection=connection) as uow:
+        with crm.unit_of_work(actor="api", connection=connection, read_only=True) as uow:
             customer = uow.customers.by_code(code)
         return {"name": customer.name, "owner": customer.owner_id}
 
