@@ -49,6 +49,26 @@ def test_all_is_sorted_complete_and_documented(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_every_public_method_and_property_is_documented(name: str) -> None:
+    module = importlib.import_module(name)
+    undocumented = []
+    for exported in module.__all__:
+        cls = getattr(module, exported)
+        if not inspect.isclass(cls):
+            continue
+        for attribute, raw in vars(cls).items():
+            if attribute.startswith("_"):
+                continue
+            member = raw.__func__ if isinstance(raw, classmethod | staticmethod) else raw
+            if isinstance(member, property) or inspect.isfunction(member):
+                # getdoc also finds a docstring inherited from a base (e.g. a Protocol).
+                doc = inspect.getdoc(member) or inspect.getdoc(getattr(cls, attribute, None))
+                if not doc:
+                    undocumented.append(f"{exported}.{attribute}")
+    assert not undocumented, f"{name}: no docstring on {undocumented}"
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
 def test_every_exported_module_is_in_the_api_reference(name: str) -> None:
     page = (ROOT / "docs" / "reference" / PUBLIC[name]).read_text("utf-8")
     # mkdocstrings renders every name of the module's __all__ from this directive.
