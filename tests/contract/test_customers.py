@@ -356,6 +356,29 @@ def test_interactions_form_an_ordered_timeline(crm: crmkit.CRM) -> None:
         assert [i.summary for i in uow.interactions.for_customer(customer.id)] == [early.summary]
 
 
+def test_an_interaction_update_checks_its_version_and_stays_with_its_customer(
+    crm: crmkit.CRM,
+) -> None:
+    first, second = full_customer("C-1"), full_customer("C-2")
+    entry = call(first, "2026-03-02T10:00:00+08:00", "first")
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add_many([first, second])
+        uow.interactions.add(entry)
+    cannot_move = "customer_id: an interaction cannot move"
+    with pytest.raises(ValidationError, match=cannot_move), crm.unit_of_work(actor="li") as uow:
+        moved = uow.interactions.get(entry.id)
+        moved.customer_id = second.id
+        uow.interactions.update(moved)
+    with pytest.raises(ConcurrencyError), crm.unit_of_work(actor="li") as uow:
+        stale = uow.interactions.get(entry.id)
+        stale.version = 5
+        stale.summary = "never stored"
+        uow.interactions.update(stale)
+    with crm.unit_of_work(actor="li") as uow:
+        assert uow.interactions.get(entry.id) == entry
+        assert uow.interactions.for_customer(second.id) == []
+
+
 def test_two_concurrent_updates_of_one_customer_end_in_one_conflict_and_no_lost_update(
     crm: crmkit.CRM, backend: Backend
 ) -> None:

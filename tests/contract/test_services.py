@@ -120,3 +120,31 @@ def test_a_failed_service_records_nothing_and_stores_nothing(
         assert uow.customers.count() == 1
         assert uow.customers.get(customer.id).owner_id == customer.owner_id
     assert published == []
+
+
+def test_a_failing_subscriber_is_logged_and_stops_no_other(
+    crm: crmkit.CRM, caplog: pytest.LogCaptureFixture
+) -> None:
+    everything: list[DomainEvent] = []
+    registered: list[DomainEvent] = []
+
+    def broken(event: CustomerRegistered) -> None:
+        raise RuntimeError("the mail server is down")
+
+    crm.subscribe(DomainEvent, everything.append)  # a base class receives every event
+    crm.subscribe(CustomerRegistered, broken)
+    crm.subscribe(CustomerRegistered, registered.append)
+    with crm.unit_of_work(actor="li") as uow:
+        register_customer(uow, full_customer("C-1"))
+    assert len(registered) == len(everything) == 1
+    assert "the mail server is down" in caplog.text
+    assert any(r.name == "crmkit.events" for r in caplog.records)
+
+    crm.unsubscribe(CustomerRegistered, registered.append)
+    crm.unsubscribe(CustomerRegistered, registered.append)  # twice: nothing happens
+    with crm.unit_of_work(actor="li") as uow:
+        register_customer(uow, full_customer("C-2"))
+    assert len(registered) == 1
+    assert len(everything) == 2
+    with crm.unit_of_work(actor="li") as uow:
+        assert uow.customers.count() == 2  # the failing subscriber undid nothing
