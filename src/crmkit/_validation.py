@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -34,7 +34,6 @@ __all__ = [
     "optional",
     "recheck",
     "text",
-    "validate",
 ]
 
 Check = Callable[[Any], "str | Sequence[Issue] | None"]
@@ -71,18 +70,13 @@ def _plan(cls: Any) -> tuple[tuple[str, Check], ...]:  # noqa: ANN401
     return tuple((a.name, a.metadata[_CHECK]) for a in attrs.fields(cls) if _CHECK in a.metadata)
 
 
-def issues_of(obj: Any, *, deep: bool = False) -> list[Issue]:  # noqa: ANN401 (any attrs instance)
-    """Every issue with `obj`: its field checks, then its invariants.
-
-    With `deep`, nested `Validated` objects (alone or in lists and tuples) are checked again too.
-    """
+def issues_of(obj: Any) -> list[Issue]:  # noqa: ANN401 (any attrs instance)
+    """Every issue with `obj`: its field checks, then its invariants."""
     found: list[Issue] = []
     for name, fn in _plan(obj.__class__):
         value = getattr(obj, name)
         if fn(value):
             found.extend(_run(fn, name, value))
-        if deep:
-            found.extend(_nested_issues(name, value))
     return _with_invariants(obj, found)
 
 
@@ -120,22 +114,6 @@ def _with_invariants(obj: Any, found: list[Issue]) -> list[Issue]:  # noqa: ANN4
         # Cross-field rules assume each field is valid on its own.
         found.extend(invariants())
     return found
-
-
-def _nested_issues(path: str, value: object) -> Iterator[Issue]:
-    if isinstance(value, Validated):
-        yield from (issue.under(path) for issue in issues_of(value, deep=True))
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            if isinstance(item, Validated):
-                yield from (issue.under(f"{path}[{i}]") for issue in issues_of(item, deep=True))
-
-
-def validate(obj: object, *, deep: bool = True) -> None:
-    """Raise `ValidationError` naming every issue with `obj` (and, with `deep`, its parts)."""
-    found = issues_of(obj, deep=deep)
-    if found:
-        raise ValidationError(found)
 
 
 def check_assignment(instance: object, attribute: attrs.Attribute[Any], value: Any) -> Any:  # noqa: ANN401, ARG001
