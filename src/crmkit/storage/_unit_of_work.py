@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -29,7 +28,6 @@ from crmkit.storage._protocols import CustomerRepository, EventSink, Interaction
 __all__ = ["UnitOfWork"]
 
 E = TypeVar("E", bound=DomainEvent)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 # The fields of every event that `UnitOfWork.record` fills in.
