@@ -214,6 +214,15 @@ class StoresAgree(RuleBasedStateMachine):
     def by_owner(self, tenant: str, owner: str) -> None:
         self.both(tenant, lambda uow: crmkit.to_dict(uow.customers.by_owner(owner)))
 
+    @rule(tenant=TENANTS, owner=OWNERS, limit=st.integers(1, 3), skip=st.integers(0, 3))
+    def by_owner_page(self, tenant: str, owner: str, limit: int, skip: int) -> None:
+        def page(uow: Any) -> Any:
+            book = uow.customers.by_owner(owner)
+            after = book[skip - 1].id if 0 < skip <= len(book) else None
+            return crmkit.to_dict(uow.customers.by_owner(owner, after=after, limit=limit))
+
+        self.both(tenant, page)
+
     @rule(tenant=TENANTS, code=st.sampled_from(["C-1", "c-1"]))
     def by_code(self, tenant: str, code: str) -> None:
         self.both(tenant, lambda uow: crmkit.to_dict(uow.customers.by_code(code)))

@@ -21,6 +21,8 @@ CALLS: list[tuple[str, Callable[[Any], object], str]] = [
     ),
     ("by_code with a number", lambda uow: uow.customers.by_code(17), "code"),
     ("by_owner with None", lambda uow: uow.customers.by_owner(None), "owner_id"),
+    ("by_owner after a code", lambda uow: uow.customers.by_owner("li", after="C-1"), "after"),
+    ("by_owner limit as text", lambda uow: uow.customers.by_owner("li", limit="9"), "limit"),
     ("by_phone with national digits", lambda uow: uow.customers.by_phone("13912345678"), "phone"),
     ("by_phone with a number", lambda uow: uow.customers.by_phone(8613912345678), "phone"),
     ("by_email without @", lambda uow: uow.customers.by_email("li.ming"), "email"),

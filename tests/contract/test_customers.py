@@ -131,6 +131,17 @@ def test_queries_by_owner_code_page_and_count(crm: crmkit.CRM) -> None:
         assert [c.id for c in first + rest] == sorted(ids)
         with pytest.raises(ValidationError, match="limit"):
             uow.customers.page(limit=0)
+        # A salesperson's book, a page at a time.
+        book, after = [], None
+        while chunk := uow.customers.by_owner("wang", after=after, limit=2):
+            book += chunk
+            after = chunk[-1].id
+        assert book == uow.customers.by_owner("wang")
+        assert [c.id for c in book] == sorted(ids[0::2])
+        assert uow.customers.by_owner("wang", limit=1) == book[:1]
+        assert uow.customers.by_owner("wang", after=book[1].id) == book[2:]
+        with pytest.raises(ValidationError, match="limit"):
+            uow.customers.by_owner("wang", limit=-1)
 
 
 def test_customers_are_found_by_a_contacts_phone_or_email(crm: crmkit.CRM) -> None:

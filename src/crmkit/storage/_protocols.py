@@ -64,8 +64,14 @@ class CustomerRepository(Protocol):
         """
         ...
 
-    def by_owner(self, owner_id: str) -> list[Customer]:
-        """Every customer owned by the salesperson `owner_id`, oldest id first."""
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Customer]:
+        """The customers owned by the salesperson `owner_id`, oldest id first.
+
+        All of them by default; with `limit`, a page of at most that many, starting after the
+        id `after` (keyset paging, as `page`), for books too large to load at once.
+        """
         ...
 
     def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:

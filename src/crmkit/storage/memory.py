@@ -194,6 +194,13 @@ class MemoryUnitOfWork(UnitOfWork):
         self._base.clear()
 
 
+def _page_arguments(after: object, limit: object) -> None:
+    if after is not None:
+        an_id(after, "after")
+    if limit is not None:
+        a_limit(limit)
+
+
 def _uuid(value: str) -> UUID:
     return UUID(value)
 
@@ -264,11 +271,18 @@ class _Customers:
                 return self._load(key, row)
         raise NotFound("customer with code", code)
 
-    def by_owner(self, owner_id: str) -> list[Customer]:
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Customer]:
         self._uow._check_open()
         a_key(owner_id, "owner_id")
-        rows = sorted((k, r) for k, r in self._uow._scan(_CUSTOMERS) if r["owner_id"] == owner_id)
-        return [self._load(k, r) for k, r in rows]
+        _page_arguments(after, limit)
+        rows = sorted(
+            (k, r)
+            for k, r in self._uow._scan(_CUSTOMERS)
+            if r["owner_id"] == owner_id and (after is None or k > after)
+        )
+        return [self._load(k, r) for k, r in rows[:limit]]
 
     def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:
         self._uow._check_open()

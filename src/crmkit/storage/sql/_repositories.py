@@ -174,10 +174,15 @@ class SqlCustomers(_Repository):
             raise NotFound("customer with code", code)
         return found
 
-    def by_owner(self, owner_id: str) -> list[Customer]:
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Customer]:
         self._uow._check_open()
         a_key(owner_id, "owner_id")
-        return self._run("loading customers", lambda c: self._load(c, "owner", owner=owner_id))
+        if after is None and limit is None:
+            return self._run("loading customers", lambda c: self._load(c, "owner", owner=owner_id))
+        table = self._t.customers
+        return self._page(table.c.owner_id == owner_id, after=after, limit=limit)
 
     def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:
         self._uow._check_open()
@@ -196,18 +201,30 @@ class SqlCustomers(_Repository):
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
         self._uow._check_open()
         a_limit(limit)
+        return self._page(sa.true(), after=after, limit=limit)
+
+    def _page(
+        self, where: sa.ColumnElement[bool], *, after: UUID | None, limit: int | None
+    ) -> list[Customer]:
+        """The customers matching `where` with ids after `after`, at most `limit`, in id order."""
         if after is not None:
             an_id(after, "after")
+        if limit is not None:
+            a_limit(limit)
         table = self._t.customers
+        query = sa.select(table.c.id).where(self._mine(table), where).order_by(table.c.id)
+        if after is not None:
+            query = query.where(table.c.id > after)
+        if limit is not None:
+            query = query.limit(limit)
 
         def load(connection: Connection) -> list[Customer]:
-            found = connection.scalars(
-                sa.select(table.c.id)
-                .where(self._mine(table), sa.true() if after is None else table.c.id > after)
-                .order_by(table.c.id)
-                .limit(limit)
-            ).all()
-            return self._load(connection, "ids", ids=list(found)) if found else []
+            found: list[Customer] = []
+            # In chunks of ids, each loaded in id order: a large page stays under every
+            # backend's limit on bound parameters.
+            for chunk in _chunks(connection.scalars(query).all()):
+                found.extend(self._load(connection, "ids", ids=list(chunk)))
+            return found
 
         return self._run("loading customers", load)
 
