@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmkit._clock import Clock, SystemClock
 from crmkit._validation import key_text
+from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
     ConcurrencyError,
     CrmkitError,
@@ -19,10 +20,9 @@ from crmkit.errors import (
     UnitOfWorkClosed,
     ValidationError,
 )
-from crmkit.events import DomainEvent
+from crmkit.events import DomainEvent, _check_class
 
 if TYPE_CHECKING:
-    from crmkit.customers import CustomFieldSchema
     from crmkit.storage import Store, UnitOfWork
 
 __all__ = ["CRM", "DEFAULT_TENANT", "open"]
@@ -67,8 +67,6 @@ class CRM:
         tenant: str = DEFAULT_TENANT,
         custom_fields: CustomFieldSchema | None = None,
     ) -> None:
-        from crmkit.customers import CustomFieldSchema
-
         if clock is not None and not isinstance(clock, Clock):
             raise ValidationError.of(
                 "clock", f"must be a Clock (with a now() method), not {type(clock).__name__}"
@@ -181,7 +179,7 @@ class CRM:
         Raises:
             ValidationError: `kind` is not an event class, or `handler` cannot be called.
         """
-        _event_class(kind)
+        _check_class(kind)
         if not callable(handler):
             raise ValidationError.of("handler", f"must be callable, not {handler!r}")
         self._handlers[kind].append(handler)
@@ -219,13 +217,6 @@ class CRM:
 
     def __repr__(self) -> str:
         return f"CRM({self.store!r}, tenant={self.tenant!r})"
-
-
-def _event_class(kind: object) -> None:
-    if not (isinstance(kind, type) and issubclass(kind, DomainEvent)):
-        raise ValidationError.of(
-            "kind", f"must be a DomainEvent class such as CustomerRegistered, not {kind!r}"
-        )
 
 
 def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.connect)

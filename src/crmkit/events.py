@@ -16,6 +16,8 @@ from uuid import UUID
 import attrs
 import pendulum
 
+from crmkit.errors import Issue, ValidationError
+
 __all__ = ["DomainEvent"]
 
 
@@ -34,3 +36,31 @@ class DomainEvent:
     actor_id: str
     occurred_at: pendulum.DateTime
     id: UUID
+
+
+# The fields of every event that `UnitOfWork.record` fills in.
+_FILLED_IN = frozenset({"tenant_id", "actor_id", "occurred_at", "id"})
+
+
+def _check_class(kind: object) -> None:
+    """Raise `ValidationError` (on ``kind``) unless `kind` is an event class."""
+    if not (isinstance(kind, type) and issubclass(kind, DomainEvent)):
+        raise ValidationError.of(
+            "kind", f"must be a DomainEvent class such as CustomerRegistered, not {kind!r}"
+        )
+
+
+def _check_record(kind: object, fields: dict[str, object]) -> None:
+    """Raise `ValidationError` unless `kind(**fields)` plus what `record` fills in is whole."""
+    _check_class(kind)
+    assert isinstance(kind, type)  # noqa: S101 (narrowing for the type checker)
+    declared = {a.name: a for a in attrs.fields(kind)}
+    issues = [Issue(n, "is filled in by the unit of work") for n in fields if n in _FILLED_IN]
+    issues += [Issue(n, f"is not a field of {kind.__name__}") for n in fields if n not in declared]
+    issues += [
+        Issue(name, "is required")
+        for name, a in declared.items()
+        if name not in _FILLED_IN and name not in fields and a.default is attrs.NOTHING
+    ]
+    if issues:
+        raise ValidationError(issues)

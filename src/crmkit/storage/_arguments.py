@@ -19,6 +19,7 @@ from crmkit.errors import ValidationError
 __all__ = [
     "a_key",
     "a_limit",
+    "a_page",
     "a_phone",
     "an_email",
     "an_id",
@@ -68,6 +69,14 @@ def a_limit(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError.of("limit", f"must be a positive integer, not {value!r}")
     return value
+
+
+def a_page(after: object, limit: object) -> None:
+    """Check keyset paging arguments: `after` a UUID or ``None``, `limit` positive or ``None``."""
+    if after is not None:
+        an_id(after, "after")
+    if limit is not None:
+        a_limit(limit)
 
 
 def a_phone(value: object, name: str) -> str:

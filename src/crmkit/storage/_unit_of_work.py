@@ -7,7 +7,6 @@ import enum
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import attrs
 import pendulum
 
 from crmkit._clock import Clock
@@ -16,44 +15,17 @@ from crmkit._validation import recheck
 from crmkit.customers import Customer, CustomFieldSchema, Interaction
 from crmkit.errors import (
     Conflict,
-    Issue,
     ReadOnlyError,
     StorageError,
     UnitOfWorkClosed,
     ValidationError,
 )
-from crmkit.events import DomainEvent
+from crmkit.events import DomainEvent, _check_record
 from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository
 
 __all__ = ["UnitOfWork"]
 
 E = TypeVar("E", bound=DomainEvent)
-
-
-# The fields of every event that `UnitOfWork.record` fills in.
-_FILLED_IN = frozenset({"tenant_id", "actor_id", "occurred_at", "id"})
-
-
-def _check_event(kind: object, fields: dict[str, Any]) -> None:
-    """Raise `ValidationError` unless `kind(**fields)` plus what `record` fills in is whole."""
-    if not (isinstance(kind, type) and issubclass(kind, DomainEvent)):
-        raise ValidationError.of(
-            "kind", f"must be a DomainEvent class such as CustomerRegistered, not {kind!r}"
-        )
-    declared = {a.name: a for a in attrs.fields(kind)}
-    issues = [
-        Issue(name, "is filled in by the unit of work") for name in fields if name in _FILLED_IN
-    ]
-    issues += [
-        Issue(name, f"is not a field of {kind.__name__}") for name in fields if name not in declared
-    ]
-    issues += [
-        Issue(name, "is required")
-        for name, a in declared.items()
-        if name not in _FILLED_IN and name not in fields and a.default is attrs.NOTHING
-    ]
-    if issues:
-        raise ValidationError(issues)
 
 
 class _State(enum.Enum):
@@ -142,7 +114,7 @@ class UnitOfWork(abc.ABC):
             ('wang', 'boss')
         """
         self._check_open()
-        _check_event(kind, fields)
+        _check_record(kind, fields)
         event = kind(
             tenant_id=self.tenant_id,
             actor_id=self.actor_id,

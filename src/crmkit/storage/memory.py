@@ -28,6 +28,7 @@ from crmkit.errors import (
 from crmkit.storage._arguments import (
     a_key,
     a_limit,
+    a_page,
     a_phone,
     an_email,
     an_id,
@@ -194,13 +195,6 @@ class MemoryUnitOfWork(UnitOfWork):
         self._base.clear()
 
 
-def _page_arguments(after: object, limit: object) -> None:
-    if after is not None:
-        an_id(after, "after")
-    if limit is not None:
-        a_limit(limit)
-
-
 def _uuid(value: str) -> UUID:
     return UUID(value)
 
@@ -276,7 +270,7 @@ class _Customers:
     ) -> list[Customer]:
         self._uow._check_open()
         a_key(owner_id, "owner_id")
-        _page_arguments(after, limit)
+        a_page(after, limit)
         rows = sorted(
             (k, r)
             for k, r in self._uow._scan(_CUSTOMERS)

@@ -18,6 +18,7 @@ from crmkit.errors import ConcurrencyError, DuplicateError, NotFound, Validation
 from crmkit.storage._arguments import (
     a_key,
     a_limit,
+    a_page,
     a_phone,
     an_email,
     an_id,
@@ -186,16 +187,15 @@ class SqlCustomers(_Repository):
 
     def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:
         self._uow._check_open()
-        value = a_phone(phone, "phone")
-        return self._run(
-            "loading customers", lambda c: self._load(c, "key", kind="phone", value=value)
-        )
+        return self._by_contact_key("phone", a_phone(phone, "phone"))
 
     def by_email(self, email: EmailAddress | str) -> list[Customer]:
         self._uow._check_open()
-        value = an_email(email, "email")
+        return self._by_contact_key("email", an_email(email, "email"))
+
+    def _by_contact_key(self, kind: str, value: str) -> list[Customer]:
         return self._run(
-            "loading customers", lambda c: self._load(c, "key", kind="email", value=value)
+            "loading customers", lambda c: self._load(c, "key", kind=kind, value=value)
         )
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
@@ -207,10 +207,7 @@ class SqlCustomers(_Repository):
         self, where: sa.ColumnElement[bool], *, after: UUID | None, limit: int | None
     ) -> list[Customer]:
         """The customers matching `where` with ids after `after`, at most `limit`, in id order."""
-        if after is not None:
-            an_id(after, "after")
-        if limit is not None:
-            a_limit(limit)
+        a_page(after, limit)
         table = self._t.customers
         query = sa.select(table.c.id).where(self._mine(table), where).order_by(table.c.id)
         if after is not None:
