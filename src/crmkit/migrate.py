@@ -19,9 +19,11 @@ Importing this module imports SQLAlchemy and Alembic.
 from __future__ import annotations
 
 import contextlib
+import shlex
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -32,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from crmkit.errors import SchemaVersionError, ValidationError
 from crmkit.storage.sql._errors import storage_error
+from crmkit.storage.sql._tables import build_tables
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -59,15 +62,27 @@ def _config(prefix: str, schema: str | None) -> Config:
     return config
 
 
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config(DEFAULT_PREFIX, None))
+
+
 @contextlib.contextmanager
-def _connection(target: Target, doing: str) -> Iterator[Connection]:
+def _connection(target: Target, doing: str, *, transaction: bool = False) -> Iterator[Connection]:
     """A connection on `target`; one we open is committed at the end, the host's is not.
 
-    Database and Alembic errors while `doing` something become crmkit's.
+    With `transaction`, what runs on it runs in one database transaction: the host's, if its
+    connection is in one, else ours. Database and Alembic errors while `doing` something
+    become crmkit's.
     """
     if isinstance(target, Connection):
         with _translated(doing):
-            yield target
+            if not transaction or target.in_transaction():
+                _begin_sqlite(target, transaction)
+                yield target
+            else:
+                with target.begin():
+                    _begin_sqlite(target, transaction)
+                    yield target
         return
     try:
         engine = target if isinstance(target, Engine) else sa.create_engine(target)
@@ -75,10 +90,27 @@ def _connection(target: Target, doing: str) -> Iterator[Connection]:
         raise ValidationError.of("url", f"cannot open {target!r}: {e}") from e
     try:
         with _translated(doing), engine.begin() as connection:
+            _begin_sqlite(connection, transaction)
             yield connection
     finally:
         if not isinstance(target, Engine):
             engine.dispose()
+
+
+def _begin_sqlite(connection: Connection, transaction: bool) -> None:
+    """Open SQLite's own transaction where pysqlite has not, so that a rollback undoes DDL.
+
+    In its default mode pysqlite begins a transaction only before INSERT, UPDATE or DELETE:
+    ``CREATE TABLE`` runs outside any transaction and stays when the host (or a failed
+    migration) rolls back. An explicit ``BEGIN`` puts it inside; the connection's commit or
+    rollback ends it. (On engines set up by `crmkit.storage.sql.configure_sqlite`, SQLAlchemy's
+    ``begin`` has already begun one.)
+    """
+    if not transaction or connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if getattr(driver, "in_transaction", True) is False:
+        connection.exec_driver_sql("BEGIN")
 
 
 @contextlib.contextmanager
@@ -94,22 +126,106 @@ def _translated(doing: str) -> Iterator[None]:
 
 def head() -> str:
     """The newest revision of crmkit's schema: the one this code works with."""
-    revision = ScriptDirectory.from_config(_config(DEFAULT_PREFIX, None)).get_current_head()
+    revision = _script().get_current_head()
     assert revision is not None  # noqa: S101 (the history ships with the package)
     return revision
 
 
-def _command(
-    run: Callable[[Config, str], None],
-    target: Target,
-    revision: str,
-    prefix: str,
-    schema: str | None,
-) -> None:
+@attrs.frozen
+class _Where:
+    """Where crmkit's tables are: for messages, and the commands that they suggest."""
+
+    url: str
+    prefix: str
+    schema: str | None
+
+    @classmethod
+    def of(cls, target: Target, prefix: str, schema: str | None) -> _Where:
+        if isinstance(target, Connection):
+            target = target.engine
+        if isinstance(target, Engine):
+            url = target.url.render_as_string(hide_password=True)
+        else:
+            url = sa.make_url(target).render_as_string(hide_password=True)
+        return cls(url, prefix, schema)
+
+    def command(self, name: str, revision: str | None = None) -> str:
+        """The ``crmkit`` command line that runs `name` on these tables."""
+        words = ["crmkit", name, self.url]
+        if revision is not None:
+            words += ["--revision", revision]
+        if self.prefix != DEFAULT_PREFIX:
+            words += ["--prefix", self.prefix]
+        if self.schema is not None:
+            words += ["--schema", self.schema]
+        return shlex.join(words)
+
+
+@attrs.frozen
+class _Migration:
+    """A migration about to run: the connection, Alembic's config and the revision found."""
+
+    connection: Connection
+    config: Config
+    at: str | None
+    where: _Where
+
+
+@contextlib.contextmanager
+def _migration(target: Target, prefix: str, schema: str | None, doing: str) -> Iterator[_Migration]:
+    """Open a transaction on `target` for a migration, refusing a schema this code does not know."""
+    build_tables(prefix=prefix, schema=schema)  # refuses a prefix that makes invalid names
+    where = _Where.of(target, prefix, schema)
     config = _config(prefix, schema)
-    with _connection(target, f"migrating crmkit's tables to {revision}") as connection:
+    with _connection(target, doing, transaction=True) as connection:
+        at = _current(connection, prefix, schema)
+        if at is not None and at not in _lineage(head()):
+            raise _newer(where, at)
         config.attributes["connection"] = connection
-        run(config, revision)
+        yield _Migration(connection, config, at, where)
+
+
+def _current(connection: Connection, prefix: str, schema: str | None) -> str | None:
+    context = MigrationContext.configure(
+        connection,
+        opts={"version_table": f"{prefix}alembic_version", "version_table_schema": schema},
+    )
+    return context.get_current_revision()
+
+
+def _lineage(revision: str) -> list[str]:
+    """`revision` and every revision before it, newest first."""
+    return [r.revision for r in _script().iterate_revisions(revision, "base")]
+
+
+def _resolve(revision: str) -> str | None:
+    """The revision id `revision` names (``None`` for ``base``)."""
+    script = _script().get_revision(revision)
+    return None if script is None else script.revision
+
+
+def _tables_present(connection: Connection, prefix: str, schema: str | None) -> list[str]:
+    """The names of crmkit's tables (with `prefix`, in `schema`) that the database has."""
+    inspector = sa.inspect(connection)
+    names = build_tables(prefix=prefix, schema=schema).metadata.tables.values()
+    return sorted(t.name for t in names if inspector.has_table(t.name, schema=schema))
+
+
+def _newer(where: _Where, at: str) -> SchemaVersionError:
+    return SchemaVersionError(
+        f"the database at {where.url} has crmkit schema revision {at}, newer than this crmkit "
+        f"knows (it ends at {head()}); upgrade the crmkit package"
+    )
+
+
+def _unrecorded(where: _Where, present: list[str]) -> SchemaVersionError:
+    return SchemaVersionError(
+        f"the database at {where.url} has crmkit's tables ({', '.join(present)}) but no "
+        f"revision recorded in {where.prefix}alembic_version; if they match this crmkit's "
+        f"definitions, adopt them with `{where.command('stamp')}` (records revision {head()}), "
+        f"else stamp the revision they match with --revision, then run "
+        f"`{where.command('migrate')}`"
+    )
 
 
 def upgrade(
@@ -121,17 +237,59 @@ def upgrade(
 ) -> None:
     """Bring crmkit's tables at `target` (a URL, ``Engine`` or ``Connection``) up to `revision`.
 
-    On a host's ``Connection`` the migration runs in the host's transaction; the host commits.
+    The migration runs in one transaction (on a host's ``Connection``, in the host's, and the
+    host commits), so on PostgreSQL and SQLite a failure or a rollback leaves nothing behind.
+    MariaDB/MySQL commit every DDL statement at once: there a migration is kept idempotent.
     Safe to run again: a database already at `revision` is left as it is.
+
+    Raises:
+        SchemaVersionError: the database is at a revision newer than this crmkit knows, or
+            has crmkit's tables with no revision recorded (adopt them with `stamp`).
+        ValidationError: `revision` is unknown, or older than the database's (an upgrade never
+            goes back: see `downgrade`).
     """
-    _command(command.upgrade, target, revision, prefix, schema)
+    with _migration(target, prefix, schema, f"migrating crmkit's tables to {revision}") as m:
+        if m.at is None:
+            present = _tables_present(m.connection, prefix, schema)
+            if present:
+                raise _unrecorded(m.where, present)
+        else:
+            wanted = _resolve(revision)
+            if wanted != m.at and (wanted is None or wanted in _lineage(m.at)):
+                raise ValidationError.of(
+                    "revision",
+                    f"crmkit's tables at {m.where.url} are at revision {m.at}, past "
+                    f"{revision}; an upgrade never goes back: run "
+                    f"`{m.where.command('downgrade', revision)}` to downgrade them",
+                )
+        command.upgrade(m.config, revision)
 
 
 def downgrade(
     target: Target, *, revision: str, prefix: str = DEFAULT_PREFIX, schema: str | None = None
 ) -> None:
-    """Take crmkit's tables at `target` back to `revision` (``"base"`` removes them all)."""
-    _command(command.downgrade, target, revision, prefix, schema)
+    """Take crmkit's tables at `target` back to `revision` (``"base"`` removes them all).
+
+    Raises:
+        SchemaVersionError: the database is at a revision newer than this crmkit knows.
+        ValidationError: `revision` is unknown, or not older than the database's (see
+            `upgrade`), or the database has no crmkit revision to go back from.
+    """
+    with _migration(target, prefix, schema, f"downgrading crmkit's tables to {revision}") as m:
+        wanted = _resolve(revision)
+        if wanted is not None and m.at is None:
+            raise ValidationError.of(
+                "revision",
+                f"the database at {m.where.url} has no crmkit revision recorded, so none to go "
+                f"back to {revision} from",
+            )
+        if wanted is not None and m.at is not None and wanted not in _lineage(m.at):
+            raise ValidationError.of(
+                "revision",
+                f"crmkit's tables at {m.where.url} are at revision {m.at}, before {revision}; "
+                f"a downgrade never goes forward: run `{m.where.command('migrate', revision)}`",
+            )
+        command.downgrade(m.config, revision)
 
 
 def stamp(
@@ -143,58 +301,61 @@ def stamp(
 ) -> None:
     """Record that crmkit's tables are at `revision` without running any migration.
 
-    `SqlStore.create_all` does this after creating the tables from the current definitions.
+    Adopts tables made without `upgrade` (from `build_tables`' metadata, say): check that they
+    match `revision`, stamp it, then `upgrade` takes it from there. `SqlStore.create_all` stamps
+    the tables it creates.
+
+    Raises:
+        SchemaVersionError: the database has none of crmkit's tables (there is nothing to
+            record a revision for), or is at a revision newer than this crmkit knows.
+        ValidationError: `revision` is unknown.
     """
-    _command(command.stamp, target, revision, prefix, schema)
+    with _migration(target, prefix, schema, f"recording crmkit's revision {revision}") as m:
+        if _resolve(revision) is not None and not _tables_present(m.connection, prefix, schema):
+            raise SchemaVersionError(
+                f"the database at {m.where.url} has none of crmkit's tables to record revision "
+                f"{revision} for; run `{m.where.command('migrate')}` to create them"
+            )
+        command.stamp(m.config, revision)
 
 
 def current(
     target: Target, *, prefix: str = DEFAULT_PREFIX, schema: str | None = None
 ) -> str | None:
-    """The revision crmkit's tables at `target` are at; ``None`` if crmkit was never installed."""
+    """The revision crmkit's tables at `target` are at; ``None`` if none is recorded."""
     with _connection(target, "reading crmkit's schema revision") as connection:
-        context = MigrationContext.configure(
-            connection,
-            opts={"version_table": f"{prefix}alembic_version", "version_table_schema": schema},
-        )
-        return context.get_current_revision()
+        return _current(connection, prefix, schema)
 
 
 def verify(target: Target, *, prefix: str = DEFAULT_PREFIX, schema: str | None = None) -> None:
     """Check that crmkit's tables at `target` are at the revision this code expects.
 
     Raises:
-        SchemaVersionError: the database is behind (or ahead of) this version of crmkit; the
-            message names the command that fixes it.
+        SchemaVersionError: the database is behind (or ahead of) this version of crmkit, or
+            has crmkit's tables with no revision recorded; the message names the command that
+            fixes it.
     """
-    at, wanted = current(target, prefix=prefix, schema=schema), head()
+    where = _Where.of(target, prefix, schema)
+    with _connection(target, "reading crmkit's schema revision") as connection:
+        at = _current(connection, prefix, schema)
+        present = _tables_present(connection, prefix, schema) if at is None else []
+    wanted = head()
     if at == wanted:
         return
-    script = ScriptDirectory.from_config(_config(prefix, schema))
-    known = {r.revision for r in script.walk_revisions()}
-    url = _describe(target)
+    if at is None and present:
+        raise _unrecorded(where, present)
+    migrate = where.command("migrate")
     if at is None:
         raise SchemaVersionError(
-            f"the database at {url} has no crmkit tables; run `crmkit migrate {url}` "
+            f"the database at {where.url} has no crmkit tables; run `{migrate}` "
             "(or crmkit.migrate.upgrade) to create them"
         )
-    if at not in known:
-        raise SchemaVersionError(
-            f"the database at {url} has crmkit schema revision {at}, newer than this crmkit "
-            f"knows (it ends at {wanted}); upgrade the crmkit package"
-        )
+    if at not in _lineage(wanted):
+        raise _newer(where, at)
     raise SchemaVersionError(
-        f"the database at {url} has crmkit schema revision {at}, but this crmkit needs "
-        f"{wanted}; run `crmkit migrate {url}` (or crmkit.migrate.upgrade) to upgrade it"
+        f"the database at {where.url} has crmkit schema revision {at}, but this crmkit needs "
+        f"{wanted}; run `{migrate}` (or crmkit.migrate.upgrade) to upgrade it"
     )
-
-
-def _describe(target: Target) -> str:
-    if isinstance(target, Connection):
-        target = target.engine
-    if isinstance(target, Engine):
-        return target.url.render_as_string(hide_password=True)
-    return sa.make_url(target).render_as_string(hide_password=True)
 
 
 def exclude_crmkit(

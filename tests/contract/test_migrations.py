@@ -17,7 +17,7 @@ import crmkit
 import crmkit.customers
 from crmkit import EmailAddress, PhoneNumber, migrate
 from crmkit.customers import Contact, Customer
-from crmkit.errors import SchemaVersionError
+from crmkit.errors import SchemaVersionError, ValidationError
 from crmkit.storage.sql import SqlStore, build_tables
 from crmkit.storage.sql._rows import contact_values, customer_values
 
@@ -207,3 +207,92 @@ def test_crmkit_can_live_in_a_schema_of_its_own(backend: Backend, engine: sa.Eng
     finally:
         with engine.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+def test_a_migration_the_host_rolls_back_leaves_nothing(
+    backend: Backend, engine: sa.Engine, prefix: str
+) -> None:
+    """On a plain engine, as a host makes it (pysqlite runs DDL outside its transactions)."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        migrate.upgrade(connection, prefix=prefix)
+        assert migrate.current(connection, prefix=prefix) == migrate.head()
+        transaction.rollback()
+    left = [t for t in sa.inspect(engine).get_table_names() if t.startswith(prefix)]
+    if backend.name == "mysql":
+        # MariaDB commits each DDL statement at once, so a rollback cannot undo them; the
+        # next upgrade carries on from where the last commit got to (migrations run again).
+        assert left
+    else:
+        assert left == []
+        assert migrate.current(engine, prefix=prefix) is None
+    migrate.upgrade(engine, prefix=prefix)
+    assert migrate.current(engine, prefix=prefix) == migrate.head()
+
+
+def test_a_migration_on_a_connection_outside_a_transaction_is_committed(
+    engine: sa.Engine, prefix: str
+) -> None:
+    with engine.connect() as connection:
+        migrate.upgrade(connection, prefix=prefix)
+        assert not connection.in_transaction()
+    assert migrate.current(engine, prefix=prefix) == migrate.head()
+    assert len(_schema(engine, prefix)) == 4
+
+
+def test_tables_made_without_migrations_are_recognised_and_adopted_by_stamping(
+    engine: sa.Engine, prefix: str
+) -> None:
+    tables = build_tables(prefix=prefix)
+    with engine.begin() as connection:
+        tables.metadata.create_all(connection)
+    adopt = f"no revision recorded in {prefix}alembic_version.*`crmkit stamp .* --prefix {prefix}`"
+    with pytest.raises(SchemaVersionError, match=adopt):
+        SqlStore(engine, tables=tables).verify_schema()
+    with pytest.raises(SchemaVersionError, match=adopt):
+        migrate.upgrade(engine, prefix=prefix)
+    migrate.stamp(engine, prefix=prefix)
+    SqlStore(engine, tables=tables).verify_schema()
+    migrate.upgrade(engine, prefix=prefix)  # nothing left to do
+    assert migrate.current(engine, prefix=prefix) == migrate.head()
+
+
+def test_stamping_a_database_without_crmkits_tables_is_refused(
+    engine: sa.Engine, prefix: str
+) -> None:
+    with pytest.raises(SchemaVersionError, match="none of crmkit's tables.*crmkit migrate"):
+        migrate.stamp(engine, prefix=prefix)
+    assert migrate.current(engine, prefix=prefix) is None
+
+
+def test_migrating_a_database_ahead_of_this_crmkit_says_so(engine: sa.Engine, prefix: str) -> None:
+    migrate.upgrade(engine, prefix=prefix)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE {prefix}alembic_version SET version_num = '9999'"))
+    newer = "revision 9999, newer than this crmkit knows.*upgrade the crmkit package"
+    with pytest.raises(SchemaVersionError, match=newer):
+        migrate.upgrade(engine, prefix=prefix)
+    with pytest.raises(SchemaVersionError, match=newer):
+        migrate.downgrade(engine, prefix=prefix, revision="0001")
+    with pytest.raises(SchemaVersionError, match=newer):
+        migrate.stamp(engine, prefix=prefix)
+    assert migrate.current(engine, prefix=prefix) == "9999"
+
+
+def test_upgrade_never_goes_back_nor_downgrade_forward(engine: sa.Engine, prefix: str) -> None:
+    migrate.upgrade(engine, prefix=prefix)
+    for older in ("0001", "base"):
+        with pytest.raises(
+            ValidationError, match=f"revision: .* are at revision 0002, past {older}"
+        ):
+            migrate.upgrade(engine, prefix=prefix, revision=older)
+    assert migrate.current(engine, prefix=prefix) == "0002"
+    migrate.downgrade(engine, prefix=prefix, revision="0001")
+    with pytest.raises(ValidationError, match="at revision 0001, before 0002.*crmkit migrate"):
+        migrate.downgrade(engine, prefix=prefix, revision="0002")
+    assert migrate.current(engine, prefix=prefix) == "0001"
+    migrate.downgrade(engine, prefix=prefix, revision="base")
+    assert migrate.current(engine, prefix=prefix) is None
+    assert _schema(engine, prefix) == {}
+    with pytest.raises(ValidationError, match="no crmkit revision recorded"):
+        migrate.downgrade(engine, prefix=prefix, revision="0001")
