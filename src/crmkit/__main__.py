@@ -1,10 +1,16 @@
-"""The ``crmkit`` command: ``crmkit demo`` and ``crmkit migrate URL``."""
+"""The ``crmkit`` command: ``crmkit demo``, and ``crmkit migrate URL`` with its companions.
+
+``migrate`` creates or upgrades crmkit's tables; ``current`` tells their revision; ``verify``
+checks it is the one this crmkit needs; ``downgrade`` goes back explicitly; ``stamp`` records
+a revision without running a migration (to adopt tables made otherwise). Errors are one line
+on stderr, with exit status 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import crmkit
 from crmkit.errors import CrmkitError
@@ -23,10 +29,63 @@ def _migrate(args: argparse.Namespace) -> int:
     before = migrate.current(args.url, prefix=args.prefix, schema=args.schema)
     migrate.upgrade(args.url, revision=args.revision, prefix=args.prefix, schema=args.schema)
     after = migrate.current(args.url, prefix=args.prefix, schema=args.schema)
-    if before == after:
+    newest = migrate.head()
+    if before != after:
+        print(f"crmkit's tables upgraded from {before or 'nothing'} to revision {after}")
+    elif after == newest:
         print(f"crmkit's tables are up to date (revision {after})")
     else:
-        print(f"crmkit's tables upgraded from {before or 'nothing'} to revision {after}")
+        print(f"crmkit's tables are already at revision {after} (the newest is {newest})")
+    return 0
+
+
+def _downgrade(args: argparse.Namespace) -> int:
+    from crmkit import migrate
+
+    before = migrate.current(args.url, prefix=args.prefix, schema=args.schema)
+    migrate.downgrade(args.url, revision=args.revision, prefix=args.prefix, schema=args.schema)
+    after = migrate.current(args.url, prefix=args.prefix, schema=args.schema)
+    if before == after:
+        print(f"crmkit's tables are already at revision {after or 'base'}")
+    elif after is None:
+        print(f"crmkit's tables downgraded from {before} to base: removed")
+    else:
+        print(f"crmkit's tables downgraded from {before} to revision {after}")
+    return 0
+
+
+def _stamp(args: argparse.Namespace) -> int:
+    from crmkit import migrate
+
+    before = migrate.current(args.url, prefix=args.prefix, schema=args.schema)
+    migrate.stamp(args.url, revision=args.revision, prefix=args.prefix, schema=args.schema)
+    after = migrate.current(args.url, prefix=args.prefix, schema=args.schema)
+    print(
+        f"crmkit's tables recorded as revision {after or 'base'} (was {before or 'none'}); "
+        "no migration was run"
+    )
+    return 0
+
+
+def _current(args: argparse.Namespace) -> int:
+    from crmkit import migrate
+
+    at, newest = migrate.current(args.url, prefix=args.prefix, schema=args.schema), migrate.head()
+    if at is None:
+        print("none (no crmkit revision recorded)")
+    elif at == newest:
+        print(f"{at} (head)")
+    else:
+        # verify says whether it is behind or newer than this crmkit knows.
+        print(f"{at} (this crmkit's newest is {newest}; see `crmkit verify`)")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from crmkit import migrate
+
+    migrate.verify(args.url, prefix=args.prefix, schema=args.schema)
+    print(f"crmkit's tables are at revision {migrate.head()}, as this crmkit needs")
     return 0
 
 
@@ -40,12 +99,28 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=200, help="how many customers")
     demo.set_defaults(run=_demo)
 
-    migrate = commands.add_parser("migrate", help="create or upgrade crmkit's tables")
-    migrate.add_argument("url", help="SQLAlchemy database URL")
+    def on_tables(
+        name: str, run: Callable[[argparse.Namespace], int], summary: str
+    ) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("url", help="SQLAlchemy database URL")
+        command.add_argument("--prefix", default="crmkit_", help="table name prefix")
+        command.add_argument("--schema", default=None, help="database schema (PostgreSQL)")
+        command.set_defaults(run=run)
+        return command
+
+    migrate = on_tables("migrate", _migrate, "create or upgrade crmkit's tables")
     migrate.add_argument("--revision", default="head", help="target revision (default: newest)")
-    migrate.add_argument("--prefix", default="crmkit_", help="table name prefix")
-    migrate.add_argument("--schema", default=None, help="database schema (PostgreSQL)")
-    migrate.set_defaults(run=_migrate)
+    on_tables("current", _current, "show the revision crmkit's tables are at")
+    on_tables("verify", _verify, "check crmkit's tables are at the revision this crmkit needs")
+    downgrade = on_tables("downgrade", _downgrade, "take crmkit's tables back to a revision")
+    downgrade.add_argument(
+        "--revision", required=True, help="the revision to go back to (base: remove them)"
+    )
+    stamp = on_tables(
+        "stamp", _stamp, "record crmkit's tables as at a revision, without migrating them"
+    )
+    stamp.add_argument("--revision", default="head", help="the revision (default: newest)")
     return parser
 
 
@@ -55,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except CrmkitError as e:
-        print(f"crmkit: {e}", file=sys.stderr)
+        # One line: a multi-line message (several invalid fields) is joined.
+        print("crmkit: " + "; ".join(line.strip() for line in str(e).splitlines()), file=sys.stderr)
         return 1
     return code
 
