@@ -178,3 +178,10 @@ def test_stamping_an_empty_database_is_refused(
     assert "has none of crmkit's tables to record revision head for" in err
     assert suggested(err, "migrate") == ["migrate", url]
     assert migrate.current(url) is None
+
+
+def test_a_url_that_is_no_url_is_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("migrate", "current", "verify", "stamp"):
+        code, _, err = run(capsys, command, "not a url")
+        assert code == 1
+        assert err.startswith("crmkit: url: cannot open 'not a url'")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import sqlalchemy as sa
@@ -77,11 +77,12 @@ def _connection(target: Target, doing: str, *, transaction: bool = False) -> Ite
     if isinstance(target, Connection):
         with _translated(doing):
             if not transaction or target.in_transaction():
-                _begin_sqlite(target, transaction)
+                if transaction:
+                    _begin_sqlite(target)
                 yield target
             else:
                 with target.begin():
-                    _begin_sqlite(target, transaction)
+                    _begin_sqlite(target)
                     yield target
         return
     try:
@@ -90,14 +91,15 @@ def _connection(target: Target, doing: str, *, transaction: bool = False) -> Ite
         raise ValidationError.of("url", f"cannot open {target!r}: {e}") from e
     try:
         with _translated(doing), engine.begin() as connection:
-            _begin_sqlite(connection, transaction)
+            if transaction:
+                _begin_sqlite(connection)
             yield connection
     finally:
         if not isinstance(target, Engine):
             engine.dispose()
 
 
-def _begin_sqlite(connection: Connection, transaction: bool) -> None:
+def _begin_sqlite(connection: Connection) -> None:
     """Open SQLite's own transaction where pysqlite has not, so that a rollback undoes DDL.
 
     In its default mode pysqlite begins a transaction only before INSERT, UPDATE or DELETE:
@@ -106,7 +108,7 @@ def _begin_sqlite(connection: Connection, transaction: bool) -> None:
     rollback ends it. (On engines set up by `crmkit.storage.sql.configure_sqlite`, SQLAlchemy's
     ``begin`` has already begun one.)
     """
-    if not transaction or connection.dialect.name != "sqlite":
+    if connection.dialect.name != "sqlite":
         return
     driver = connection.connection.driver_connection
     if getattr(driver, "in_transaction", True) is False:
@@ -140,14 +142,8 @@ class _Where:
     schema: str | None
 
     @classmethod
-    def of(cls, target: Target, prefix: str, schema: str | None) -> _Where:
-        if isinstance(target, Connection):
-            target = target.engine
-        if isinstance(target, Engine):
-            url = target.url.render_as_string(hide_password=True)
-        else:
-            url = sa.make_url(target).render_as_string(hide_password=True)
-        return cls(url, prefix, schema)
+    def of(cls, connection: Connection, prefix: str, schema: str | None) -> _Where:
+        return cls(connection.engine.url.render_as_string(hide_password=True), prefix, schema)
 
     def command(self, name: str, revision: str | None = None) -> str:
         """The ``crmkit`` command line that runs `name` on these tables."""
@@ -175,9 +171,9 @@ class _Migration:
 def _migration(target: Target, prefix: str, schema: str | None, doing: str) -> Iterator[_Migration]:
     """Open a transaction on `target` for a migration, refusing a schema this code does not know."""
     build_tables(prefix=prefix, schema=schema)  # refuses a prefix that makes invalid names
-    where = _Where.of(target, prefix, schema)
     config = _config(prefix, schema)
     with _connection(target, doing, transaction=True) as connection:
+        where = _Where.of(connection, prefix, schema)
         at = _current(connection, prefix, schema)
         if at is not None and at not in _lineage(head()):
             raise _newer(where, at)
@@ -198,10 +194,22 @@ def _lineage(revision: str) -> list[str]:
     return [r.revision for r in _script().iterate_revisions(revision, "base")]
 
 
-def _resolve(revision: str) -> str | None:
-    """The revision id `revision` names (``None`` for ``base``)."""
-    script = _script().get_revision(revision)
-    return None if script is None else script.revision
+def _compare(revision: str, at: str | None) -> Literal["before", "same", "after"] | None:
+    """Where `revision` stands to the revision `at` (``None`` for base).
+
+    ``None`` if `revision` names no single revision: Alembic resolves a relative one (``-1``)
+    or says what is wrong with it.
+    """
+    try:
+        script = _script().get_revision(revision)
+    except CommandError:
+        return None
+    wanted = None if script is None else script.revision
+    if wanted == at:
+        return "same"
+    if at is None:
+        return "after"
+    return "before" if wanted is None or wanted in _lineage(at) else "after"
 
 
 def _tables_present(connection: Connection, prefix: str, schema: str | None) -> list[str]:
@@ -237,9 +245,11 @@ def upgrade(
 ) -> None:
     """Bring crmkit's tables at `target` (a URL, ``Engine`` or ``Connection``) up to `revision`.
 
-    The migration runs in one transaction (on a host's ``Connection``, in the host's, and the
-    host commits), so on PostgreSQL and SQLite a failure or a rollback leaves nothing behind.
-    MariaDB/MySQL commit every DDL statement at once: there a migration is kept idempotent.
+    The migration runs in one transaction, so on PostgreSQL and SQLite a failure or a rollback
+    leaves nothing behind. On a host's ``Connection`` in a transaction it runs in the host's,
+    and the host commits (or rolls back); on one outside a transaction it runs in its own,
+    committed at the end. MariaDB/MySQL commit every DDL statement at once, and the host's
+    transaction with it: there a migration can stop halfway, so each can be run again.
     Safe to run again: a database already at `revision` is left as it is.
 
     Raises:
@@ -253,15 +263,13 @@ def upgrade(
             present = _tables_present(m.connection, prefix, schema)
             if present:
                 raise _unrecorded(m.where, present)
-        else:
-            wanted = _resolve(revision)
-            if wanted != m.at and (wanted is None or wanted in _lineage(m.at)):
-                raise ValidationError.of(
-                    "revision",
-                    f"crmkit's tables at {m.where.url} are at revision {m.at}, past "
-                    f"{revision}; an upgrade never goes back: run "
-                    f"`{m.where.command('downgrade', revision)}` to downgrade them",
-                )
+        elif _compare(revision, m.at) == "before":
+            raise ValidationError.of(
+                "revision",
+                f"crmkit's tables at {m.where.url} are at revision {m.at}, past {revision}; "
+                f"an upgrade never goes back: run `{m.where.command('downgrade', revision)}` "
+                "to downgrade them",
+            )
         command.upgrade(m.config, revision)
 
 
@@ -276,14 +284,13 @@ def downgrade(
             `upgrade`), or the database has no crmkit revision to go back from.
     """
     with _migration(target, prefix, schema, f"downgrading crmkit's tables to {revision}") as m:
-        wanted = _resolve(revision)
-        if wanted is not None and m.at is None:
-            raise ValidationError.of(
-                "revision",
-                f"the database at {m.where.url} has no crmkit revision recorded, so none to go "
-                f"back to {revision} from",
-            )
-        if wanted is not None and m.at is not None and wanted not in _lineage(m.at):
+        if _compare(revision, m.at) == "after":
+            if m.at is None:
+                raise ValidationError.of(
+                    "revision",
+                    f"the database at {m.where.url} has no crmkit revision recorded, so none "
+                    f"to go back to {revision} from",
+                )
             raise ValidationError.of(
                 "revision",
                 f"crmkit's tables at {m.where.url} are at revision {m.at}, before {revision}; "
@@ -311,7 +318,8 @@ def stamp(
         ValidationError: `revision` is unknown.
     """
     with _migration(target, prefix, schema, f"recording crmkit's revision {revision}") as m:
-        if _resolve(revision) is not None and not _tables_present(m.connection, prefix, schema):
+        stamping = _compare(revision, None) != "same"  # anything but base
+        if stamping and not _tables_present(m.connection, prefix, schema):
             raise SchemaVersionError(
                 f"the database at {m.where.url} has none of crmkit's tables to record revision "
                 f"{revision} for; run `{m.where.command('migrate')}` to create them"
@@ -335,8 +343,8 @@ def verify(target: Target, *, prefix: str = DEFAULT_PREFIX, schema: str | None =
             has crmkit's tables with no revision recorded; the message names the command that
             fixes it.
     """
-    where = _Where.of(target, prefix, schema)
     with _connection(target, "reading crmkit's schema revision") as connection:
+        where = _Where.of(connection, prefix, schema)
         at = _current(connection, prefix, schema)
         present = _tables_present(connection, prefix, schema) if at is None else []
     wanted = head()

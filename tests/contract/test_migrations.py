@@ -291,6 +291,9 @@ def test_upgrade_never_goes_back_nor_downgrade_forward(engine: sa.Engine, prefix
     with pytest.raises(ValidationError, match="at revision 0001, before 0002.*crmkit migrate"):
         migrate.downgrade(engine, prefix=prefix, revision="0002")
     assert migrate.current(engine, prefix=prefix) == "0001"
+    migrate.upgrade(engine, prefix=prefix, revision="+1")  # relative revisions are Alembic's
+    migrate.downgrade(engine, prefix=prefix, revision="-1")
+    assert migrate.current(engine, prefix=prefix) == "0001"
     migrate.downgrade(engine, prefix=prefix, revision="base")
     assert migrate.current(engine, prefix=prefix) is None
     assert _schema(engine, prefix) == {}
