@@ -193,7 +193,7 @@ class SqlUnitOfWork(UnitOfWork):
         except exc.SQLAlchemyError as e:
             if not self._host_connection and connection is not None:
                 connection.close()
-            raise storage_error(e, "beginning a unit of work") from e
+            raise storage_error(e, "beginning a unit of work", store.engine.dialect.name) from e
         self._store = store
         self.customers = SqlCustomers(self, store.tables)
         self.interactions = SqlInteractions(self, store.tables)
@@ -220,7 +220,7 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             self._transaction.commit()
         except exc.SQLAlchemyError as e:
-            raise storage_error(e, "committing") from e
+            raise storage_error(e, "committing", self._connection.dialect.name) from e
         finally:
             if not self._host_connection:
                 self._connection.close()
@@ -230,7 +230,7 @@ class SqlUnitOfWork(UnitOfWork):
             if self._transaction.is_active:
                 self._transaction.rollback()
         except exc.SQLAlchemyError as e:
-            raise storage_error(e, "rolling back") from e
+            raise storage_error(e, "rolling back", self._connection.dialect.name) from e
         finally:
             if not self._host_connection:
                 self._connection.close()
