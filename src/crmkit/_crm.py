@@ -227,6 +227,7 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
     custom_fields: CustomFieldSchema | None = None,
     create: bool = False,
     verify_schema: bool = True,
+    lock_timeout: float | None = None,
 ) -> CRM:
     """Open a CRM on the store at `url`.
 
@@ -239,10 +240,14 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
         create: create missing tables (for tests, notebooks and demos; apps use migrations).
         verify_schema: refuse a database whose crmkit tables are missing, behind or ahead of
             this code (`SchemaVersionError`, naming the command to run).
+        lock_timeout: for a SQL database URL, how many seconds a statement may wait for a lock
+            that another transaction holds; then the unit of work fails with `TransientError`.
+            5 seconds if not given. On an `Engine` of your own, call
+            `crmkit.storage.sql.configure_lock_timeout` instead. The memory store never waits.
     """
     from crmkit.storage import open_store
 
-    store = open_store(url)
+    store = open_store(url, lock_timeout=lock_timeout)
     try:
         crm = CRM(store, clock=clock, tenant=tenant, custom_fields=custom_fields)
         if create:

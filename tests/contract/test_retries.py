@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pymysql.err
 import pytest
+from psycopg import errors as pg_errors
 from sqlalchemy import exc
 
 import crmkit
@@ -99,21 +101,45 @@ class _Driver(Exception):
 
 
 @pytest.mark.parametrize(
-    ("make", "transient"),
+    ("make", "dialect", "transient"),
     [
-        (lambda: _Driver("serialization failure", sqlstate="40001"), True),
-        (lambda: _Driver("deadlock detected", sqlstate="40P01"), True),
-        (lambda: _Driver("unique violation", sqlstate="23505"), False),
-        (lambda: _Driver(1213, "Deadlock found"), True),
-        (lambda: _Driver(1205, "Lock wait timeout exceeded"), True),
-        (lambda: _Driver(1062, "Duplicate entry"), False),
-        (lambda: _Driver("database is locked", code=5), True),
-        (lambda: _Driver("database is locked", code=517), True),  # SQLITE_BUSY_SNAPSHOT
-        (lambda: _Driver("disk I/O error", code=10), False),
+        (lambda: _Driver("serialization failure", sqlstate="40001"), "postgresql", True),
+        (lambda: _Driver("deadlock detected", sqlstate="40P01"), "postgresql", True),
+        (lambda: _Driver("unique violation", sqlstate="23505"), "postgresql", False),
+        (lambda: _Driver(1213, "Deadlock found"), "mysql", True),
+        (lambda: _Driver(1205, "Lock wait timeout exceeded", sqlstate="HY000"), "mysql", True),
+        (lambda: _Driver(1062, "Duplicate entry"), "mysql", False),
+        (lambda: _Driver("database is locked", code=5), "sqlite", True),
+        (lambda: _Driver("database is locked", code=517), "sqlite", True),  # SQLITE_BUSY_SNAPSHOT
+        (lambda: _Driver("disk I/O error", code=10), "sqlite", False),
     ],
 )
 def test_retryable_errors_are_classified_per_dialect(
-    make: Callable[[], BaseException], transient: bool
+    make: Callable[[], BaseException], dialect: str, transient: bool
 ) -> None:
     error = exc.OperationalError("statement", {}, make())
+    assert is_transient(error, dialect) is transient
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        # PyMySQL reports a lock wait timeout with the catch-all SQLSTATE HY000.
+        (pymysql.err.OperationalError(1205, "Lock wait timeout exceeded", sqlstate="HY000"), True),
+        (pymysql.err.OperationalError(1213, "Deadlock found", sqlstate="40001"), True),
+        (pymysql.err.OperationalError(1020, "Record has changed", sqlstate="HY000"), True),
+        (pymysql.err.IntegrityError(1062, "Duplicate entry", sqlstate="23000"), False),
+        (pymysql.err.OperationalError(2013, "Lost connection", sqlstate=None), False),
+        (pg_errors.SerializationFailure("could not serialize"), True),
+        (pg_errors.DeadlockDetected("deadlock detected"), True),
+        (pg_errors.LockNotAvailable("canceling statement due to lock timeout"), True),
+        (pg_errors.UniqueViolation("duplicate key"), False),
+        (pg_errors.AdminShutdown("terminating connection"), False),
+        (_Driver(1205, "Lock wait timeout exceeded"), False),  # a driver crmkit does not know
+    ],
+)
+def test_a_drivers_errors_are_classified_by_the_code_of_the_backend_it_talks_to(
+    error: BaseException, transient: bool
+) -> None:
     assert is_transient(error) is transient
+    assert is_transient(exc.OperationalError("statement", {}, error)) is transient

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crmkit.storage._arguments import a_lock_timeout as _a_lock_timeout
 from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository, Store
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryStore
@@ -31,13 +32,19 @@ __all__ = [
 ]
 
 
-def open_store(url: Any) -> Store:  # noqa: ANN401 (a URL string or a SQLAlchemy Engine)
-    """The store at `url`: ``"memory://"``, a SQLAlchemy URL, or a SQLAlchemy ``Engine``."""
+def open_store(url: Any, *, lock_timeout: float | None = None) -> Store:  # noqa: ANN401 (URL or Engine)
+    """The store at `url`: ``"memory://"``, a SQLAlchemy URL, or a SQLAlchemy ``Engine``.
+
+    `lock_timeout` bounds a SQL store's lock waits (see `SqlStore.from_url`); the memory store
+    never waits for a lock, so there it is only checked.
+    """
     if isinstance(url, str) and url.strip() in ("memory://", "memory:"):
+        if lock_timeout is not None:
+            _a_lock_timeout(lock_timeout)
         return MemoryStore()
     from crmkit.storage.sql import SqlStore
 
-    return SqlStore.from_url(url)
+    return SqlStore.from_url(url, lock_timeout=lock_timeout)
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401

@@ -19,6 +19,7 @@ from crmkit.errors import ValidationError
 __all__ = [
     "a_key",
     "a_limit",
+    "a_lock_timeout",
     "a_page",
     "a_phone",
     "an_email",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 _key = key_text(max_length=64)
+_A_DAY = 86_400
 
 
 def an_id(value: object, name: str) -> UUID:
@@ -118,3 +120,16 @@ def email_key(address: str) -> str:
     server tell them apart, but none in common use does.
     """
     return address.lower()
+
+
+def a_lock_timeout(value: object) -> float:
+    """`value` if it is a number of seconds a SQL store may wait for a lock (0 < value <= 1 day)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError.of(
+            "lock_timeout", f"must be a number of seconds, not {type(value).__name__}"
+        )
+    if not 0 < value <= _A_DAY:  # NaN fails this too
+        raise ValidationError.of(
+            "lock_timeout", f"must be more than 0 and at most {_A_DAY} seconds, not {value!r}"
+        )
+    return float(value)

@@ -145,17 +145,18 @@ class UnitOfWork(abc.ABC):
             ConcurrencyError, DuplicateError: a conflict found at commit; nothing was written.
         """
         if self._state is _State.FAILED:
-            self.rollback()
-            raise UnitOfWorkClosed(
+            closed = UnitOfWorkClosed(
                 f"the unit of work was rolled back because a write failed: {self._failure}"
-            ) from self._failure
+            )
+            self._roll_back_after(closed)
+            raise closed from self._failure
         self._check_open()
         try:
             self._commit()
         except BaseException as e:
             self._state = _State.FAILED
             self._failure = e
-            self.rollback()
+            self._roll_back_after(e)
             raise
         self._state = _State.COMMITTED
         events, self._events = self._events, []
@@ -191,8 +192,24 @@ class UnitOfWork(abc.ABC):
     ) -> None:
         if exc_type is None and self._state in (_State.OPEN, _State.FAILED):
             self.commit()
-        else:
+        elif exc is None:
             self.rollback()
+        else:
+            self._roll_back_after(exc)
+
+    def _roll_back_after(self, error: BaseException) -> None:
+        """Roll back because `error` happened; if that fails too, say so in a note on `error`.
+
+        The caller then sees the error that happened (a lookup on a lost connection, say), not
+        the failed rollback that followed it.
+        """
+        try:
+            self.rollback()
+        except Exception as failure:  # noqa: BLE001 (it becomes a note on the error raised)
+            error.add_note(
+                f"rolling back the unit of work afterwards failed too: "
+                f"{type(failure).__name__}: {failure}"
+            )
 
     # --- for adapters ----------------------------------------------------------------------------
 

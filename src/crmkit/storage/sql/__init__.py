@@ -5,15 +5,25 @@ Importing this module imports SQLAlchemy. The tables are plain SQLAlchemy Core t
 """
 
 from crmkit.storage.sql._errors import is_transient
-from crmkit.storage.sql._store import SqlStore, SqlUnitOfWork, configure_sqlite, metadata, tables
+from crmkit.storage.sql._store import (
+    DEFAULT_LOCK_TIMEOUT,
+    SqlStore,
+    SqlUnitOfWork,
+    configure_lock_timeout,
+    configure_sqlite,
+    metadata,
+    tables,
+)
 from crmkit.storage.sql._tables import NAMING_CONVENTION, Tables, build_tables
 
 __all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
     "NAMING_CONVENTION",
     "SqlStore",
     "SqlUnitOfWork",
     "Tables",
     "build_tables",
+    "configure_lock_timeout",
     "configure_sqlite",
     "is_transient",
     "metadata",

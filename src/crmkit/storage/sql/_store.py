@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from crmkit.errors import ConcurrencyError, DuplicateError, ValidationError
 from crmkit.events import DomainEvent
+from crmkit.storage._arguments import a_lock_timeout
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._repositories import SqlCustomers, SqlInteractions
@@ -24,13 +26,24 @@ from crmkit.storage.sql._statements import (
 )
 from crmkit.storage.sql._tables import Tables, build_tables
 
-__all__ = ["SqlStore", "SqlUnitOfWork", "configure_sqlite", "metadata", "tables"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "SqlStore",
+    "SqlUnitOfWork",
+    "configure_lock_timeout",
+    "configure_sqlite",
+    "metadata",
+    "tables",
+]
 
 _DEFAULT_TABLES = build_tables()
 tables = _DEFAULT_TABLES
 """crmkit's tables with the default names (``crmkit_customers``, ...)."""
 metadata = tables.metadata
 """The `MetaData` of `tables`: hand it to Alembic or call ``metadata.create_all(engine)``."""
+
+DEFAULT_LOCK_TIMEOUT = 5.0
+"""Seconds a statement waits for a lock held by another transaction, on engines crmkit makes."""
 
 # The execution option that marks a connection crmkit opened for a read-only unit of work.
 _READ_ONLY = "crmkit_read_only"
@@ -66,13 +79,70 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
+def _lock_timeout_statement(dialect: str, seconds: float) -> str | None:
+    """The statement that bounds a session's lock waits to `seconds`, or None if unknown."""
+    milliseconds = math.ceil(seconds * 1000)
+    if dialect == "postgresql":
+        return f"SET lock_timeout = {milliseconds}"
+    if dialect in ("mysql", "mariadb"):
+        # Row locks, and metadata locks (a table that DDL is changing).
+        whole = math.ceil(seconds)
+        return f"SET SESSION innodb_lock_wait_timeout = {whole}, lock_wait_timeout = {whole}"
+    if dialect == "sqlite":
+        return f"PRAGMA busy_timeout = {milliseconds}"
+    return None
+
+
+def configure_lock_timeout(engine: Engine, seconds: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    """Bound how long a statement on `engine`'s connections waits for another transaction's lock.
+
+    A statement that waits longer than `seconds` fails, and crmkit raises `TransientError`, the
+    same on every backend, so `CRM.run` can run the unit of work again. `SqlStore.from_url` and
+    `crmkit.open` do this for engines they make (their ``lock_timeout``); call it on an engine of
+    your own before it opens its first connection.
+
+    Each connection gets the setting once, when the engine makes it, so a unit of work pays
+    nothing for it: PostgreSQL's ``lock_timeout``, MariaDB/MySQL's ``innodb_lock_wait_timeout``
+    and ``lock_wait_timeout`` (whole seconds, rounded up), SQLite's busy timeout. It applies to
+    everything done on those connections, your own statements included.
+
+    Raises:
+        ValidationError: `seconds` is not more than 0 and at most a day, or `engine` is not on
+            PostgreSQL, MariaDB/MySQL or SQLite.
+    """
+    seconds = a_lock_timeout(seconds)
+    if not isinstance(engine, Engine):
+        raise ValidationError.of(
+            "engine", f"must be a SQLAlchemy Engine, not {type(engine).__name__}"
+        )
+    statement = _lock_timeout_statement(engine.dialect.name, seconds)
+    if statement is None:
+        raise ValidationError.of(
+            "engine",
+            f"is on {engine.dialect.name}; crmkit bounds lock waits on PostgreSQL, "
+            f"MariaDB/MySQL and SQLite",
+        )
+    commit = engine.dialect.name == "postgresql"  # the SET began a transaction there
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: object) -> None:  # noqa: ANN401
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+        if commit:
+            dbapi_connection.commit()
+
+
 class SqlStore:
     """A store in a SQL database, through SQLAlchemy Core (no ORM mapping of domain classes).
 
     Args:
         engine: the SQLAlchemy engine to use. Engines made by `from_url` are configured for
-            crmkit (SQLite: ``BEGIN IMMEDIATE``, foreign keys, WAL); a host's own engine is
-            used as it is.
+            crmkit (a bounded lock wait; SQLite: ``BEGIN IMMEDIATE``, foreign keys, WAL); a
+            host's own engine is used as it is (see `configure_sqlite` and
+            `configure_lock_timeout`).
         tables: crmkit's tables, if the host defined them with another prefix or schema
             (see `build_tables`).
     """
@@ -105,14 +175,37 @@ class SqlStore:
         return insert
 
     @classmethod
-    def from_url(cls, url: str | sa.URL | Engine, **engine_options: Any) -> SqlStore:  # noqa: ANN401
+    def from_url(
+        cls,
+        url: str | sa.URL | Engine,
+        *,
+        lock_timeout: float | None = None,
+        **engine_options: Any,  # noqa: ANN401
+    ) -> SqlStore:
         """A store on the database at `url` (or on an existing `Engine`).
 
+        Args:
+            url: a SQLAlchemy database URL, or an `Engine`, which is used as it is.
+            lock_timeout: how many seconds a statement may wait for a lock that another
+                transaction holds before the unit of work fails with `TransientError`;
+                `DEFAULT_LOCK_TIMEOUT` if not given (see `configure_lock_timeout`). Only for a
+                URL: on an engine of your own, call `configure_lock_timeout` yourself.
+            engine_options: passed on to `sqlalchemy.create_engine`.
+
         Raises:
-            ValidationError: `url` is not a database URL SQLAlchemy knows.
+            ValidationError: `url` is not a database URL SQLAlchemy knows, or `lock_timeout`
+                is not a number of seconds up to a day, or was given with an `Engine`.
         """
         if isinstance(url, Engine):
+            if lock_timeout is not None:
+                raise ValidationError.of(
+                    "lock_timeout",
+                    "is applied to engines crmkit makes from a URL; on your own engine, call "
+                    "crmkit.storage.sql.configure_lock_timeout(engine, seconds) before it "
+                    "connects",
+                )
             return cls(url)
+        seconds = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else a_lock_timeout(lock_timeout)
         try:
             options: dict[str, Any] = {"pool_pre_ping": True, **engine_options}
             engine = sa.create_engine(url, **options)
@@ -120,6 +213,8 @@ class SqlStore:
             raise ValidationError.of("url", f"cannot open {url!r}: {e}") from e
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
+        if _lock_timeout_statement(engine.dialect.name, seconds) is not None:
+            configure_lock_timeout(engine, seconds)
         store = cls(engine)
         store._owns_engine = True
         return store
@@ -193,7 +288,7 @@ class SqlUnitOfWork(UnitOfWork):
         except exc.SQLAlchemyError as e:
             if not self._host_connection and connection is not None:
                 connection.close()
-            raise storage_error(e, "beginning a unit of work") from e
+            raise storage_error(e, "beginning a unit of work", store.engine.dialect.name) from e
         self._store = store
         self.customers = SqlCustomers(self, store.tables)
         self.interactions = SqlInteractions(self, store.tables)
@@ -220,7 +315,7 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             self._transaction.commit()
         except exc.SQLAlchemyError as e:
-            raise storage_error(e, "committing") from e
+            raise storage_error(e, "committing", self._connection.dialect.name) from e
         finally:
             if not self._host_connection:
                 self._connection.close()
@@ -230,7 +325,7 @@ class SqlUnitOfWork(UnitOfWork):
             if self._transaction.is_active:
                 self._transaction.rollback()
         except exc.SQLAlchemyError as e:
-            raise storage_error(e, "rolling back") from e
+            raise storage_error(e, "rolling back", self._connection.dialect.name) from e
         finally:
             if not self._host_connection:
                 self._connection.close()
