@@ -7,7 +7,9 @@ the customers' owner index. The check's plan is cached per connection, so each c
 bulk load then walks all of the tenant's entries in that index: every batch is slower than the
 one before (0.2 s to 2 s per 1,000 customers over 20 batches). ``ANALYZE`` cures it (with one
 tenant's rows counted, the owner index costs what it really does) and makes every connection
-plan again.
+plan again. Another shape or order of indexes would not: on a table without statistics any
+index that begins with ``tenant_id`` ties with the primary key, and which one wins depends on
+the order they were made in.
 
 So the SQL store counts the rows it bulk-inserts into each table and, every `CHECK_EVERY`
 rows, compares the table's size on disk with the size its statistics describe (one catalog
