@@ -118,20 +118,26 @@ class SqlCustomers(_Repository):
         insert_customers = store.bulk_insert(self._t.customers)
         insert_contacts = store.bulk_insert(self._t.contacts)
         insert_keys = store.bulk_insert(self._t.contact_keys)
+        grew = store._statistics.grew
 
         def insert(connection: Connection) -> None:
             # In chunks: the rows of a chunk (which hold UUIDs and dicts, tracked by the cyclic
             # garbage collector) die before the next is built, instead of 100,000 of them being
-            # traversed by every collection while a large batch is converted.
+            # traversed by every collection while a large batch is converted. After each
+            # insert, a table the load outgrew gets fresh planner statistics (PostgreSQL),
+            # before the contacts' foreign-key checks look its customers up.
             try:
                 for chunk in _chunks(batch):
                     insert_customers(connection, [customer_values(tenant, c, 1) for c in chunk])
+                    grew(connection, self._t.customers, len(chunk))
                     people = [row for c in chunk for row in contact_values(tenant, c)]
                     if people:
                         insert_contacts(connection, people)
+                        grew(connection, self._t.contacts, len(people))
                     keys = [row for c in chunk for row in contact_key_values(tenant, c)]
                     if keys:
                         insert_keys(connection, keys)
+                        grew(connection, self._t.contact_keys, len(keys))
             except exc.IntegrityError as e:
                 raise self._duplicate(e, batch) from e
 

@@ -24,6 +24,7 @@ from crmkit.storage.sql._statements import (
     customer_queries,
     interaction_queries,
 )
+from crmkit.storage.sql._statistics import PlannerStatistics
 from crmkit.storage.sql._tables import Tables, build_tables
 
 __all__ = [
@@ -154,6 +155,7 @@ class SqlStore:
         self._bulk: dict[str, BulkInsert] = {}
         self._queries: CustomerQueries | None = None
         self._timelines: InteractionQueries | None = None
+        self._statistics = PlannerStatistics(engine.dialect)
 
     def customer_queries(self) -> CustomerQueries:
         """The statements that load customers and their contacts, built once per store."""
