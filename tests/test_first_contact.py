@@ -16,7 +16,7 @@ import pytest
 import crmkit
 from crmkit import Money
 from crmkit.customers import Contact
-from crmkit.errors import ValidationError
+from crmkit.errors import SchemaVersionError, ValidationError
 
 ROOT = Path(__file__).parents[1]
 SRC = Path(crmkit.__file__).parents[1]
@@ -42,6 +42,72 @@ def refused(url: object, **options: object) -> str:
     with pytest.raises(ValidationError) as caught:
         crmkit.open(url, **options)  # type: ignore[arg-type]
     return str(caught.value)
+
+
+# --- crmkit.open says what to do --------------------------------------------------------------
+
+
+def test_postgres_scheme_suggests_the_url_to_write() -> None:
+    message = refused("postgres://li:secret@db.example.cn/crm")
+    assert "'postgresql+psycopg://li:***@db.example.cn/crm'" in message
+    assert "secret" not in message
+
+
+def test_mysql_without_a_driver_suggests_pymysql_and_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "MySQLdb", None)  # not installed
+    message = refused("mysql://root@db.example.cn/crm")
+    assert "'mysql+pymysql://root@db.example.cn/crm'" in message
+    assert "pip install 'crmkit[mysql]'" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [
+        ("postgresql+psycopg://li@db.example.cn/crm", "psycopg", "postgres"),
+        ("mysql+pymysql://li@db.example.cn/crm", "pymysql", "mysql"),
+    ],
+)
+def test_a_missing_driver_names_the_extra(
+    url: str, module: str, extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # not installed
+    assert f"pip install 'crmkit[{extra}]'" in refused(url)
+
+
+def test_a_bare_path_shows_the_sqlite_url_and_the_accepted_forms() -> None:
+    message = refused("crm.db")
+    assert "'sqlite:///crm.db'" in message
+    assert "'memory://'" in message
+    assert "postgresql+psycopg://" in message
+
+
+@pytest.mark.parametrize("word", ["memory", ":memory:"])
+def test_memory_without_the_scheme_shows_memory_url(word: str) -> None:
+    assert "'memory://'" in refused(word)
+
+
+def test_a_path_object_shows_the_sqlite_url(tmp_path: Path) -> None:
+    assert f"'sqlite:///{tmp_path / 'crm.db'}'" in refused(tmp_path / "crm.db")
+
+
+def test_a_missing_sqlite_folder_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    message = refused(f"sqlite:///{folder / 'crm.db'}", create=True)
+    assert f"the folder {str(folder)!r}" in message
+    assert "does not exist" in message
+    assert not folder.exists()
+
+
+def test_a_refused_open_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    with pytest.raises(SchemaVersionError, match=r"create=True"):
+        crmkit.open(url)
+    assert list(tmp_path.iterdir()) == []
+    with crmkit.open(url, create=True):  # the hint works
+        pass
+    assert (tmp_path / "crm.db").exists()
 
 
 # --- values a new user writes -----------------------------------------------------------------

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
-from crmkit.errors import ConcurrencyError, DuplicateError, ValidationError
+from crmkit.errors import ConcurrencyError, DuplicateError, SchemaVersionError, ValidationError
 from crmkit.events import DomainEvent
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
@@ -23,6 +23,7 @@ from crmkit.storage.sql._statements import (
     interaction_queries,
 )
 from crmkit.storage.sql._tables import Tables, build_tables
+from crmkit.storage.sql._urls import create_engine, sqlite_file
 
 __all__ = ["SqlStore", "SqlUnitOfWork", "configure_sqlite", "metadata", "tables"]
 
@@ -109,15 +110,12 @@ class SqlStore:
         """A store on the database at `url` (or on an existing `Engine`).
 
         Raises:
-            ValidationError: `url` is not a database URL SQLAlchemy knows.
+            ValidationError: `url` is not a database URL, its driver is not installed (the
+                message names the extra to install) or its SQLite file's folder is missing.
         """
         if isinstance(url, Engine):
             return cls(url)
-        try:
-            options: dict[str, Any] = {"pool_pre_ping": True, **engine_options}
-            engine = sa.create_engine(url, **options)
-        except (exc.ArgumentError, exc.NoSuchModuleError, ImportError, ValueError) as e:
-            raise ValidationError.of("url", f"cannot open {url!r}: {e}") from e
+        engine = create_engine(url, {"pool_pre_ping": True, **engine_options})
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
         store = cls(engine)
@@ -153,6 +151,14 @@ class SqlStore:
         """
         from crmkit import migrate
 
+        database = sqlite_file(self.engine.url)
+        if database is not None and not database.exists():
+            # Connecting would create an empty file, left behind by the refused open.
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise SchemaVersionError(
+                f"there is no SQLite database at {url} (no file {str(database)!r}); "
+                f"crmkit.open({url!r}, create=True) creates one, or run `crmkit migrate {url}`"
+            )
         try:
             migrate.verify(self.engine, prefix=self.tables.prefix, schema=self.tables.schema)
         except exc.SQLAlchemyError as e:
