@@ -7,16 +7,19 @@ twice, the recipes run as scripts, the test suite's own output.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
+import traceback
 from pathlib import Path
 
 import pytest
 
 import crmkit
 from crmkit import Money
-from crmkit.customers import Contact
-from crmkit.errors import SchemaVersionError, ValidationError
+from crmkit.customers import Contact, Customer
+from crmkit.errors import DuplicateError, SchemaVersionError, ValidationError
 
 ROOT = Path(__file__).parents[1]
 SRC = Path(crmkit.__file__).parents[1]
@@ -133,3 +136,68 @@ def test_a_currency_name_or_lower_case_code_suggests_the_iso_code(written: str, 
     with pytest.raises(ValidationError) as unknown:
         Money(1, "XYZ")
     assert str(unknown.value) == "currency: 'XYZ' is not an ISO 4217 currency code"
+
+
+# --- the README -------------------------------------------------------------------------------
+
+
+def _section(text: str, title: str) -> str:
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_install_section_lists_every_core_dependency() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    install = _section((ROOT / "README.md").read_text("utf-8"), "Install").lower()
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+        assert name.lower() in install, name
+    for extra in project["optional-dependencies"]:
+        if extra not in ("dev", "docs"):
+            assert f"crmkit[{extra}]" in install, extra
+
+
+def test_no_extra_is_advertised_before_something_uses_it() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    assert "analytics" not in project["optional-dependencies"]
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        assert "analytics" not in page.read_text("utf-8"), page.name
+
+
+def test_crmkit_testing_without_hypothesis_names_the_extra(tmp_path: Path) -> None:
+    blocked = "import sys; sys.modules['hypothesis'] = None; "
+    done = run("-c", blocked + "from crmkit.testing import strategies", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "ModuleNotFoundError: crmkit.testing needs hypothesis: pip install 'crmkit[testing]'"
+    )
+
+
+def test_the_readme_quickstart_run_twice_says_the_code_is_taken(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    code = re.search(r"```python\n(.*?)```", _section(readme, "Quickstart"), re.DOTALL)
+    assert code is not None
+    (tmp_path / "quickstart.py").write_text(code.group(1), "utf-8")
+    first = run("quickstart.py", cwd=tmp_path)
+    assert (first.returncode, first.stderr) == (0, "")
+    second = run("quickstart.py", cwd=tmp_path)
+    assert (second.returncode, second.stderr) == (0, "")
+    taken = "a customer with code 'C-0001' already exists"
+    assert second.stdout.splitlines() == [taken, *first.stdout.splitlines()]
+
+
+def test_a_duplicate_on_sqlite_shows_no_sql_in_its_traceback(tmp_path: Path) -> None:
+    crm = crmkit.open(f"sqlite:///{tmp_path / 'crm.db'}", create=True)
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add(Customer(name="上海云杉科技", owner_id="li", code="C-0001"))
+    with (
+        pytest.raises(DuplicateError) as caught,
+        crm.unit_of_work(actor="li") as uow,
+    ):
+        uow.customers.add(Customer(name="上海云杉科技", owner_id="li", code="C-0001"))
+    crm.close()
+    assert str(caught.value) == "a customer with code 'C-0001' already exists"
+    assert caught.value.__cause__ is not None  # the driver's error, kept for debugging
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "INSERT" not in shown
+    assert "[SQL:" not in shown
+    assert "[parameters:" not in shown

@@ -173,6 +173,15 @@ class SqlStore:
         return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
 
+def _chain_driver_error(error: BaseException) -> None:
+    # A conflict is an expected outcome, not a bug: chain the driver's own error (one line,
+    # e.g. "UNIQUE constraint failed: crmkit_customers.tenant_id, crmkit_customers.code")
+    # instead of SQLAlchemy's, whose text repeats the SQL statement and the row's values.
+    cause = error.__cause__
+    if isinstance(cause, exc.DBAPIError) and isinstance(cause.orig, BaseException):
+        error.__cause__ = cause.orig
+
+
 class SqlUnitOfWork(UnitOfWork):
     """A unit of work in one database transaction (or one savepoint of the host's)."""
 
@@ -216,6 +225,7 @@ class SqlUnitOfWork(UnitOfWork):
             yield
         except (ConcurrencyError, DuplicateError) as e:
             self._fail(e)
+            _chain_driver_error(e)
             raise
         except exc.SQLAlchemyError as e:
             error = storage_error(e, doing)
