@@ -6,12 +6,19 @@ twice, the recipes run as scripts, the test suite's own output.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -201,3 +208,82 @@ def test_a_duplicate_on_sqlite_shows_no_sql_in_its_traceback(tmp_path: Path) -> 
     assert "INSERT" not in shown
     assert "[SQL:" not in shown
     assert "[parameters:" not in shown
+
+
+# --- the recipes, run as scripts --------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(recipe: str, tmp_path: Path) -> Iterator[str]:
+    """Run ``python examples/<recipe>.py`` as a user would, and give the URL it serves."""
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(SRC),
+        "PORT": str(port),
+        "CRMKIT_URL": f"sqlite:///{tmp_path / 'app.db'}",
+    }
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / f"{recipe}.py")],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    _, errors = server.communicate(timeout=5)
+                    pytest.fail(f"{recipe} did not serve: {errors.decode()}")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def post(url: str, body: dict[str, str]) -> int:
+    data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (http://)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        status: int = response.status
+        return status
+
+
+NEW = {"code": "C-1", "name": "上海云杉科技", "owner": "li.na", "campaign": "expo"}
+
+
+def test_the_fastapi_recipe_serves_when_run_and_answers_404_for_unknown_codes(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("uvicorn")
+    with serving("fastapi_app", tmp_path) as base:
+        assert post(f"{base}/customers", NEW) == 201
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"{base}/customers/C-404", timeout=10)  # noqa: S310
+        assert caught.value.code == 404
+        assert b"customer with code C-404 not found" in caught.value.read()
+
+
+def test_the_flask_recipe_serves_when_run(tmp_path: Path) -> None:
+    with serving("flask_app", tmp_path) as base:
+        assert post(f"{base}/customers", NEW) == 201
+
+
+def test_the_session_recipe_runs_as_a_script(tmp_path: Path) -> None:
+    done = run(str(ROOT / "examples" / "session_script.py"), cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "2 customers stored\n"
+    assert (tmp_path / "crm_app.db").exists()
