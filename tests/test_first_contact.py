@@ -22,11 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis.strategies import SearchStrategy
 
 import crmkit
 from crmkit import Money
 from crmkit.customers import Contact, Customer
 from crmkit.errors import DuplicateError, SchemaVersionError, ValidationError
+from crmkit.testing import strategies as cs
 
 ROOT = Path(__file__).parents[1]
 SRC = Path(crmkit.__file__).parents[1]
@@ -287,3 +290,54 @@ def test_the_session_recipe_runs_as_a_script(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "2 customers stored\n"
     assert (tmp_path / "crm_app.db").exists()
+
+
+# --- the test suite itself --------------------------------------------------------------------
+
+
+def test_skipped_tests_are_summarised_by_reason(tmp_path: Path) -> None:
+    without_servers = dict.fromkeys(("CRMKIT_TEST_POSTGRES_URL", "CRMKIT_TEST_MYSQL_URL"), "")
+    done = run(
+        "-m",
+        "pytest",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        str(ROOT / "tests" / "contract" / "test_services.py"),
+        cwd=ROOT,
+        env={**without_servers, "CI": ""},
+    )
+    assert done.returncode == 0, done.stdout
+    assert "SKIPPED [" not in done.stdout  # not one line per skipped test
+    summary = done.stdout.split("skipped, by reason", 1)[1].splitlines()[1:-1]
+    assert [line for line in summary if line] == [
+        "    4 CRMKIT_TEST_POSTGRES_URL is not set: the postgres contract tests need a server",
+        "    4 CRMKIT_TEST_MYSQL_URL is not set: the mysql contract tests need a server",
+    ]
+    assert "8 passed, 8 skipped" in done.stdout.splitlines()[-1]
+
+
+def test_drawing_a_customer_builds_no_strategies_per_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Strategies built inside a draw are built and validated again for every example: that
+    # made drawing a customer slow enough to fail Hypothesis's too_slow health check under
+    # pytest -n 4 on two cores.
+    built = 0
+    original = SearchStrategy.__init__
+
+    def counting(self: SearchStrategy[object], *args: object, **kwargs: object) -> None:
+        nonlocal built
+        built += 1
+        original(self, *args, **kwargs)
+
+    @settings(
+        max_examples=50, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(cs.customers())
+    def draw(customer: Customer) -> None:
+        assert isinstance(customer, Customer)
+
+    draw()  # build what is built once
+    monkeypatch.setattr(SearchStrategy, "__init__", counting)
+    draw()
+    assert built < 50 * 25, f"{built} strategies built for 50 customers"
