@@ -2,21 +2,28 @@
 
 The app opens one connection and transaction per request (a dependency); crmkit's unit of
 work joins it, so the app's own rows and crmkit's commit or roll back together, and crmkit's
-events go out only after the request's transaction commits.
+events go out only after the request's transaction commits. crmkit's `NotFound` becomes a
+404 and `DuplicateError` a 409.
+
+Run it with ``python examples/fastapi_app.py`` (needs ``pip install fastapi uvicorn``): it
+serves on http://127.0.0.1:8000 (try /docs), on the database at ``$CRMKIT_URL``
+(``sqlite:///crm_app.db`` by default) and the port ``$PORT``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 import crmkit
 from crmkit.customers import Customer, register_customer
-from crmkit.errors import DuplicateError
+from crmkit.errors import DuplicateError, NotFound
 from crmkit.storage.sql import SqlStore, configure_sqlite
 
 app_metadata = sa.MetaData()
@@ -59,6 +66,10 @@ def create_app(url: str) -> tuple[FastAPI, crmkit.CRM]:
     app = FastAPI()
     app.state.engine = engine
 
+    @app.exception_handler(NotFound)
+    def not_found(_: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(error)})
+
     @app.post("/customers", status_code=201)
     def register(new: NewCustomer, connection: Transaction) -> dict[str, str]:
         connection.execute(signups.insert(), {"code": new.code, "campaign": new.campaign})
@@ -77,3 +88,12 @@ def create_app(url: str) -> tuple[FastAPI, crmkit.CRM]:
         return {"name": customer.name, "owner": customer.owner_id}
 
     return app, crm
+
+
+if __name__ == "__main__":
+    try:
+        import uvicorn
+    except ModuleNotFoundError:
+        raise SystemExit("serving the app needs uvicorn: pip install uvicorn") from None
+    app, _ = create_app(os.environ.get("CRMKIT_URL", "sqlite:///crm_app.db"))
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))

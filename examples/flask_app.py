@@ -3,9 +3,15 @@
 crmkit's unit of work joins ``db.session.connection()``: it works in a savepoint of the
 session's transaction and never commits it; ``db.session.commit()`` commits the app's rows and
 crmkit's together, and only then are crmkit's events published.
+
+Run it with ``python examples/flask_app.py``: Flask's development server serves it on
+http://127.0.0.1:8000, on the database at ``$CRMKIT_URL`` (``sqlite:///crm_app.db`` by default)
+and the port ``$PORT``.
 """
 
 from __future__ import annotations
+
+import os
 
 import sqlalchemy as sa
 from flask import Flask, jsonify, request
@@ -58,3 +64,8 @@ def create_app(url: str) -> tuple[Flask, crmkit.CRM]:
         return jsonify(id=str(customer.id)), 201
 
     return app, crm
+
+
+if __name__ == "__main__":
+    app, _ = create_app(os.environ.get("CRMKIT_URL", "sqlite:///crm_app.db"))
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))

@@ -1,9 +1,13 @@
 """Recipe: crmkit with a plain SQLAlchemy ``Session`` (a script, a worker, a notebook).
 
 The unit of work joins ``session.connection()``; ``session.commit()`` makes both durable.
+``python examples/session_script.py [URL]`` imports two customers into ``sqlite:///crm_app.db``
+(or the database at URL) and prints what it stored.
 """
 
 from __future__ import annotations
+
+import sys
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -49,3 +53,11 @@ def import_customers(
             session.rollback()  # the batch record and the customers go together
         else:
             session.commit()
+
+
+if __name__ == "__main__":
+    crm, engine = open_crm(sys.argv[1] if len(sys.argv) > 1 else "sqlite:///crm_app.db")
+    import_customers(crm, engine, ["上海云杉科技", "Globex"])
+    with crm.unit_of_work(actor="importer", read_only=True) as uow:
+        print(f"{uow.customers.count()} customers stored")
+    engine.dispose()

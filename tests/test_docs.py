@@ -1,10 +1,11 @@
 """The documentation is tested: every example in the docs and the README runs, and so do the
 doctests in crmkit's docstrings.
 
-In a page, the ``python`` blocks run in order in one namespace (later blocks use earlier
-names), with ``tmp`` set to a fresh directory. ``py`` blocks are illustrations that need
-something a page cannot provide (a host's Alembic ``env.py``, a server); blocks that include a
-file (``--8<--``) show the recipes in ``examples/``, which ``tests/recipes`` runs.
+Every ``python`` block runs as a reader would run it, copied into a fresh file: alone, in a
+fresh namespace, in a fresh empty working directory, so each block has its own imports and
+setup. ``py`` blocks are illustrations that need something a page cannot provide (a host's
+Alembic ``env.py``, a server); blocks that include a file (``--8<--``) show the recipes in
+``examples/``, which ``tests/recipes`` runs.
 """
 
 from __future__ import annotations
@@ -28,16 +29,20 @@ def python_blocks(page: Path) -> list[str]:
     return [b for b in BLOCK.findall(page.read_text("utf-8")) if not b.startswith("--8<--")]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_example_in_the_page_runs(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+EXAMPLES = [
+    pytest.param(page, number, source, id=f"{page.name}-{number}")
+    for page in PAGES
+    for number, source in enumerate(python_blocks(page), start=1)
+]
+
+
+@pytest.mark.parametrize(("page", "number", "source"), EXAMPLES)
+def test_every_example_runs_on_its_own(
+    page: Path, number: int, source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # examples that write files write them here
-    namespace: dict[str, object] = {"tmp": tmp_path, "__name__": f"docs_{page.stem}"}
-    blocks = python_blocks(page)
-    for number, source in enumerate(blocks, start=1):
-        code = compile(source, f"{page.name} (example {number})", "exec")
-        exec(code, namespace)  # noqa: S102 (the docs' own examples)
+    monkeypatch.chdir(tmp_path)  # a fresh, empty working directory: files go here
+    code = compile(source, f"{page.name} (example {number})", "exec")
+    exec(code, {"__name__": "__main__"})  # noqa: S102 (the docs' own examples)
 
 
 def test_pages_that_should_have_examples_have_them() -> None:

@@ -10,8 +10,7 @@ Examples:
     ...     uow.customers.by_code("C-1").name
     '上海云杉科技'
 
-Importing crmkit loads neither SQLAlchemy nor numpy: they load when a SQL store or an analytics
-function is first used.
+Importing crmkit does not load SQLAlchemy: it loads when a SQL store is first used.
 """
 
 from crmkit._clock import Clock, FixedClock, SystemClock, to_utc

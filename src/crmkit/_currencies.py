@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-__all__ = ["MINOR_UNITS"]
+__all__ = ["ALIASES", "MINOR_UNITS"]
 
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE = "BHD IQD JOD KWD LYD OMR TND"
@@ -29,3 +29,14 @@ MINOR_UNITS: MappingProxyType[str, int] = MappingProxyType(
         for code in codes.split()
     }
 )
+
+ALIASES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "RMB": "CNY",  # renminbi, the name of the currency whose unit is the yuan
+        "CNH": "CNY",  # offshore yuan: a market name, not an ISO 4217 code
+        "NTD": "TWD",
+        "YEN": "JPY",
+        "EURO": "EUR",
+    }
+)
+"""Names people write for a currency, with the ISO 4217 code to write instead."""

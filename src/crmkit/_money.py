@@ -16,7 +16,7 @@ from typing import Self
 
 import attrs
 
-from crmkit._currencies import MINOR_UNITS
+from crmkit._currencies import ALIASES, MINOR_UNITS
 from crmkit.errors import CurrencyMismatch, MoneyOperationError, ValidationError
 
 __all__ = ["MAX_INTEGER_DIGITS", "Money", "minor_units"]
@@ -49,6 +49,10 @@ def minor_units(currency: str) -> int:
 def _currency_problem(currency: object) -> str:
     if not isinstance(currency, str):
         return f"must be an ISO 4217 code such as 'CNY', not {type(currency).__name__}"
+    code = currency.strip().upper()
+    suggestion = ALIASES.get(code, code if code in MINOR_UNITS else None)
+    if suggestion is not None:
+        return f"{currency!r} is not an ISO 4217 currency code; write {suggestion!r}"
     return f"{currency!r} is not an ISO 4217 currency code"
 
 

@@ -81,6 +81,9 @@ def test_fastapi_request_transaction_carries_crmkit_and_the_apps_rows(url: str) 
         created = client.post("/customers", json=body)
         assert created.status_code == 201, created.text
         assert client.get("/customers/C-1").json() == {"name": "上海云杉科技", "owner": "li.na"}
+        missing = client.get("/customers/C-404")
+        assert missing.status_code == 404, missing.text
+        assert missing.json() == {"detail": "customer with code C-404 not found"}
         clash = client.post("/customers", json=body | {"campaign": "again"})
     assert clash.status_code >= 400
     assert [e.owner_id for e in published] == ["li.na"]

@@ -101,6 +101,20 @@ def _uuid(value: object) -> str | None:
     return None if isinstance(value, UUID) else f"must be a UUID, not {type(value).__name__}"
 
 
+def _phone(value: object) -> str | None:
+    if not isinstance(value, str):
+        return _is_phone(value)
+    if value.strip().startswith("+"):
+        return f"must be a PhoneNumber, not a str: use PhoneNumber.parse({value!r})"
+    return (
+        f"must be a PhoneNumber, not a str: use PhoneNumber.parse({value!r}, region='CN') "
+        "(region: the country of numbers written without a country code)"
+    )
+
+
+_is_phone = instance_of(PhoneNumber)
+
+
 def _date(value: object) -> str | None:
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         return f"must be a date, not {type(value).__name__}"
@@ -259,7 +273,7 @@ class Contact(Validated):
     )
     reports_to: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
     phones: tuple[PhoneNumber, ...] = attrs.field(
-        default=(), converter=as_tuple, metadata=check(each(instance_of(PhoneNumber)))
+        default=(), converter=as_tuple, metadata=check(each(_phone))
     )
     emails: tuple[EmailAddress, ...] = attrs.field(
         default=(), converter=as_tuple, metadata=check(each(instance_of(EmailAddress)))

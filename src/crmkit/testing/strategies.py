@@ -15,8 +15,10 @@ folds, non-BMP text (emoji, rare CJK characters)::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from decimal import Context, Decimal
+from typing import Any
 from uuid import UUID
 
 import pendulum
@@ -126,12 +128,14 @@ def money(
     return build()
 
 
+@functools.cache
 def texts(*, max_size: int = 40, blank: bool = False) -> st.SearchStrategy[str]:
     """Single-line text, CJK and emoji included, never with control characters."""
     strategy = st.text(_LETTERS, min_size=0 if blank else 1, max_size=max_size)
     return strategy if blank else strategy.filter(str.strip)
 
 
+@functools.cache
 def keys(*, max_size: int = 20) -> st.SearchStrategy[str]:
     """Identifiers and codes: non-blank, no surrounding whitespace."""
     return st.text(_LETTERS, min_size=1, max_size=max_size).filter(lambda s: s == s.strip() != "")
@@ -156,13 +160,17 @@ _DST_EDGES = (
     dt.datetime(2026, 3, 29, 2, 30),  # noqa: DTZ001 (Europe/Berlin spring gap)
 )
 
+# Strategies drawn inside composites are built once, here, not again on every draw.
+_LOCAL_TIMES = st.datetimes(min_value=_EARLIEST, max_value=_LATEST) | st.sampled_from(_DST_EDGES)
+_FOLDS = st.sampled_from([0, 1])
+
 
 @st.composite
 def instants(draw: st.DrawFn) -> pendulum.DateTime:
     """UTC instants with microseconds, 1900 to 2200, often in a daylight-saving fold or gap."""
     zone = draw(timezones())
-    local = draw(st.datetimes(min_value=_EARLIEST, max_value=_LATEST) | st.sampled_from(_DST_EDGES))
-    fold = draw(st.sampled_from([0, 1]))
+    local = draw(_LOCAL_TIMES)
+    fold = draw(_FOLDS)
     return to_utc(local.replace(fold=fold, tzinfo=zoneinfo.ZoneInfo(zone)))
 
 
@@ -203,6 +211,9 @@ def anniversaries() -> st.SearchStrategy[Anniversary]:
     return st.builds(Anniversary, label=texts(max_size=30), date=dates())
 
 
+_CHANNEL_SETS = st.frozensets(st.sampled_from(Channel))
+
+
 @st.composite
 def do_not_contact_windows(draw: st.DrawFn) -> DoNotContact:
     """Do-not-contact windows of a few hours to a few weeks, for some or all channels."""
@@ -211,7 +222,7 @@ def do_not_contact_windows(draw: st.DrawFn) -> DoNotContact:
     return DoNotContact(
         start=start,
         end=start.add(microseconds=length),
-        channels=draw(st.frozensets(st.sampled_from(Channel))),
+        channels=draw(_CHANNEL_SETS),
         reason=draw(texts(max_size=40, blank=True)),
     )
 
@@ -270,6 +281,7 @@ def events() -> st.SearchStrategy[DomainEvent]:
     )
 
 
+@functools.cache
 def contacts(*, reports_to: UUID | None = None) -> st.SearchStrategy[Contact]:
     """Contacts with roles, phone numbers and email addresses."""
     return st.builds(
@@ -285,34 +297,44 @@ def contacts(*, reports_to: UUID | None = None) -> st.SearchStrategy[Contact]:
     )
 
 
+@functools.cache
+def _customer_fields() -> dict[str, st.SearchStrategy[Any]]:
+    # Built once: a strategy made inside a draw is built and validated again on every draw,
+    # which made drawing a customer slow enough (~50 ms) to fail Hypothesis's too_slow health
+    # check on a busy machine (pytest -n 4 on 2 cores).
+    return {
+        "name": texts(max_size=60),
+        "owner_id": keys(),
+        "id": ids(),
+        "kind": st.sampled_from(CustomerKind),
+        "code": st.none() | keys(),
+        "lifecycle": st.sampled_from(LifecycleStage),
+        "source": st.none() | keys(),
+        "tags": st.frozensets(keys(max_size=12), max_size=3),
+        "custom_fields": st.dictionaries(keys(max_size=12), custom_values(), max_size=4),
+        "preferences": st.lists(texts(max_size=40), max_size=2).map(tuple),
+        "birthday": st.none() | dates(),
+        "anniversaries": st.lists(anniversaries(), max_size=2).map(tuple),
+        "timezone": timezones(),
+        "do_not_contact": st.lists(do_not_contact_windows(), max_size=2).map(tuple),
+        "tier": st.none() | tiers(),
+    }
+
+
 @st.composite
 def customers(draw: st.DrawFn, *, max_contacts: int = 4) -> Customer:
     """Customers with up to `max_contacts` contacts whose reporting lines form a tree."""
     people: list[Contact] = []
     for _ in range(draw(st.integers(0, max_contacts))):
-        boss = draw(st.sampled_from([None, *[p.id for p in people]])) if people else None
-        person = draw(contacts(reports_to=boss))
+        person = draw(contacts())
         if person.id in {p.id for p in people}:
             continue
+        if people:
+            boss = draw(st.integers(-1, len(people) - 1))
+            person.reports_to = people[boss].id if boss >= 0 else None
         people.append(person)
-    return Customer(
-        name=draw(texts(max_size=60)),
-        owner_id=draw(keys()),
-        id=draw(ids()),
-        kind=draw(st.sampled_from(CustomerKind)),
-        code=draw(st.none() | keys()),
-        lifecycle=draw(st.sampled_from(LifecycleStage)),
-        source=draw(st.none() | keys()),
-        tags=draw(st.frozensets(keys(max_size=12), max_size=3)),
-        custom_fields=draw(st.dictionaries(keys(max_size=12), custom_values(), max_size=4)),
-        preferences=tuple(draw(st.lists(texts(max_size=40), max_size=2))),
-        birthday=draw(st.none() | dates()),
-        anniversaries=tuple(draw(st.lists(anniversaries(), max_size=2))),
-        timezone=draw(timezones()),
-        do_not_contact=tuple(draw(st.lists(do_not_contact_windows(), max_size=2))),
-        tier=draw(st.none() | tiers()),
-        contacts=people,
-    )
+    fields = {name: draw(strategy) for name, strategy in _customer_fields().items()}
+    return Customer(**fields, contacts=people)
 
 
 def interactions(customer_id: UUID | None = None) -> st.SearchStrategy[Interaction]:

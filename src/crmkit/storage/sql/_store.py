@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
-from crmkit.errors import ConcurrencyError, DuplicateError, ValidationError
+from crmkit.errors import ConcurrencyError, DuplicateError, SchemaVersionError, ValidationError
 from crmkit.events import DomainEvent
 from crmkit.storage._arguments import a_lock_timeout
 from crmkit.storage._unit_of_work import UnitOfWork
@@ -26,6 +26,7 @@ from crmkit.storage.sql._statements import (
 )
 from crmkit.storage.sql._statistics import PlannerStatistics
 from crmkit.storage.sql._tables import Tables, build_tables
+from crmkit.storage.sql._urls import create_engine, sqlite_file
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -195,8 +196,10 @@ class SqlStore:
             engine_options: passed on to `sqlalchemy.create_engine`.
 
         Raises:
-            ValidationError: `url` is not a database URL SQLAlchemy knows, or `lock_timeout`
-                is not a number of seconds up to a day, or was given with an `Engine`.
+            ValidationError: `url` is not a database URL, its driver is not installed (the
+                message names the extra to install) or its SQLite file's folder is missing;
+                or `lock_timeout` is not a number of seconds up to a day, or was given with an
+                `Engine`.
         """
         if isinstance(url, Engine):
             if lock_timeout is not None:
@@ -208,11 +211,7 @@ class SqlStore:
                 )
             return cls(url)
         seconds = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else a_lock_timeout(lock_timeout)
-        try:
-            options: dict[str, Any] = {"pool_pre_ping": True, **engine_options}
-            engine = sa.create_engine(url, **options)
-        except (exc.ArgumentError, exc.NoSuchModuleError, ImportError, ValueError) as e:
-            raise ValidationError.of("url", f"cannot open {url!r}: {e}") from e
+        engine = create_engine(url, {"pool_pre_ping": True, **engine_options})
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
         if _lock_timeout_statement(engine.dialect.name, seconds) is not None:
@@ -250,6 +249,14 @@ class SqlStore:
         """
         from crmkit import migrate
 
+        database = sqlite_file(self.engine.url)
+        if database is not None and not database.exists():
+            # Connecting would create an empty file, left behind by the refused open.
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise SchemaVersionError(
+                f"there is no SQLite database at {url} (no file {str(database)!r}); "
+                f"crmkit.open({url!r}, create=True) creates one, or run `crmkit migrate {url}`"
+            )
         try:
             migrate.verify(self.engine, prefix=self.tables.prefix, schema=self.tables.schema)
         except exc.SQLAlchemyError as e:
@@ -262,6 +269,15 @@ class SqlStore:
 
     def __repr__(self) -> str:
         return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+def _chain_driver_error(error: BaseException) -> None:
+    # A conflict is an expected outcome, not a bug: chain the driver's own error (one line,
+    # e.g. "UNIQUE constraint failed: crmkit_customers.tenant_id, crmkit_customers.code")
+    # instead of SQLAlchemy's, whose text repeats the SQL statement and the row's values.
+    cause = error.__cause__
+    if isinstance(cause, exc.DBAPIError) and isinstance(cause.orig, BaseException):
+        error.__cause__ = cause.orig
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -307,6 +323,7 @@ class SqlUnitOfWork(UnitOfWork):
             yield
         except (ConcurrencyError, DuplicateError) as e:
             self._fail(e)
+            _chain_driver_error(e)
             raise
         except exc.SQLAlchemyError as e:
             error = storage_error(e, doing)
