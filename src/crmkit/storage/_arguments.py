@@ -6,7 +6,9 @@ surfaces as a driver error from deep inside, and the unit of work stays usable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
 from uuid import UUID
 
 import pendulum
@@ -14,13 +16,17 @@ import pendulum
 from crmkit._clock import to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._validation import key_text
+from crmkit.customers._model import FIRST_INSTANT, LAST_INSTANT
 from crmkit.errors import ValidationError
 
 __all__ = [
+    "MAX_LIMIT",
+    "a_collection",
     "a_key",
     "a_limit",
     "a_page",
     "a_phone",
+    "a_span",
     "an_email",
     "an_id",
     "an_instant",
@@ -36,6 +42,16 @@ def an_id(value: object, name: str) -> UUID:
     if not isinstance(value, UUID):
         raise ValidationError.of(name, f"must be a UUID, not {type(value).__name__}")
     return value
+
+
+def a_collection(values: object, name: str, of: str) -> list[Any]:
+    """`values` as a list, if it is a collection (of `of`, as the message says).
+
+    Text, bytes and mappings are refused: iterating over them gives characters or keys.
+    """
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise ValidationError.of(name, f"must be a collection of {of}, not {type(values).__name__}")
+    return list(values)
 
 
 def ids(values: Iterable[object], name: str) -> list[UUID]:
@@ -61,13 +77,50 @@ def a_key(value: object, name: str) -> str:
 
 def an_instant(value: object, name: str) -> pendulum.DateTime | None:
     """`value` as a UTC instant (``None`` stays ``None``); naive datetimes are refused."""
-    return None if value is None else to_utc(value, name)
+    if value is None:
+        return None
+    try:
+        return to_utc(value, name)
+    except (OverflowError, ValueError) as e:
+        if isinstance(e, ValidationError):
+            raise
+        # An offset that takes the instant out of the years Python can represent.
+        shown = value.isoformat() if isinstance(value, dt.datetime) else repr(value)
+        raise ValidationError.of(
+            name, f"{shown} is out of the range of years 1 to 9999 in UTC"
+        ) from None
+
+
+def a_span(
+    since: object, until: object
+) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None] | None:
+    """`since` and `until` as UTC instants, or ``None`` if no stored instant lies between.
+
+    A bound beyond the instants a store can hold (`FIRST_INSTANT`, `LAST_INSTANT`) bounds
+    nothing, and is dropped, so no backend is asked to compare with a date it cannot hold.
+    """
+    start, end = an_instant(since, "since"), an_instant(until, "until")
+    if start is not None and start <= FIRST_INSTANT:
+        start = None
+    if end is not None and end > LAST_INSTANT:
+        end = None
+    if (start is not None and start > LAST_INSTANT) or (end is not None and end <= FIRST_INSTANT):
+        return None
+    return start, end
+
+
+MAX_LIMIT = 100_000
+"""The most customers one page may hold; larger sets are read page by page."""
 
 
 def a_limit(value: object) -> int:
-    """`value` if it is a positive integer."""
+    """`value` if it is a positive integer of at most `MAX_LIMIT`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError.of("limit", f"must be a positive integer, not {value!r}")
+    if value > MAX_LIMIT:
+        raise ValidationError.of(
+            "limit", f"{value} is more than {MAX_LIMIT:,}; read larger sets page by page"
+        )
     return value
 
 
