@@ -32,9 +32,23 @@ __all__ = [
     "an_instant",
     "email_key",
     "ids",
+    "shown",
 ]
 
 _key = key_text(max_length=64)
+
+
+def shown(value: object, *, limit: int = 80) -> str:
+    """`value` as an error message shows it: its ``repr``, cut to about `limit` characters.
+
+    Safe for anything a caller may pass: the ``repr`` of an integer of more than 4300 digits
+    raises, and that of a 100,000-character string would swamp the message.
+    """
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 (a hostile __repr__, or an int too long to print)
+        return f"a {type(value).__name__} that cannot be shown"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def an_id(value: object, name: str) -> UUID:
@@ -85,9 +99,9 @@ def an_instant(value: object, name: str) -> pendulum.DateTime | None:
         if isinstance(e, ValidationError):
             raise
         # An offset that takes the instant out of the years Python can represent.
-        shown = value.isoformat() if isinstance(value, dt.datetime) else repr(value)
+        seen = value.isoformat() if isinstance(value, dt.datetime) else shown(value)
         raise ValidationError.of(
-            name, f"{shown} is out of the range of years 1 to 9999 in UTC"
+            name, f"{seen} is out of the range of years 1 to 9999 in UTC"
         ) from None
 
 
@@ -116,10 +130,10 @@ MAX_LIMIT = 100_000
 def a_limit(value: object) -> int:
     """`value` if it is a positive integer of at most `MAX_LIMIT`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError.of("limit", f"must be a positive integer, not {value!r}")
+        raise ValidationError.of("limit", f"must be a positive integer, not {shown(value)}")
     if value > MAX_LIMIT:
         raise ValidationError.of(
-            "limit", f"{value} is more than {MAX_LIMIT:,}; read larger sets page by page"
+            "limit", f"{shown(value)} is more than {MAX_LIMIT:,}; read larger sets page by page"
         )
     return value
 
@@ -145,7 +159,7 @@ def a_phone(value: object, name: str) -> str:
     except ValidationError:
         raise ValidationError.of(
             name,
-            f"{value!r} is not E.164 text; parse what a person typed with "
+            f"{shown(value)} is not E.164 text; parse what a person typed with "
             "PhoneNumber.parse(text, region=...)",
         ) from None
 
@@ -161,7 +175,7 @@ def an_email(value: object, name: str) -> str:
     try:
         return email_key(EmailAddress(value.strip()).address)
     except ValidationError:
-        raise ValidationError.of(name, f"{value!r} is not an email address") from None
+        raise ValidationError.of(name, f"{shown(value)} is not an email address") from None
 
 
 def email_key(address: str) -> str:
