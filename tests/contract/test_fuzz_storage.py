@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -359,3 +360,21 @@ def test_hostile_arguments_to_the_crm_raise_only_crmkit_errors(
         uow.rollback()
     with contextlib.suppress(CrmkitError):
         crm.run(work, actor=actor, tenant=tenant, attempts=attempts)
+
+
+LOOKUPS: dict[str, Callable[[UnitOfWork, str], object]] = {
+    "get_many": lambda uow, text: uow.customers.get_many([text]),  # type: ignore[list-item]
+    "by_code": lambda uow, text: uow.customers.by_code(text),
+    "by_owner": lambda uow, text: uow.customers.by_owner(text),
+    "by_phone": lambda uow, text: uow.customers.by_phone(text),
+    "by_email": lambda uow, text: uow.customers.by_email(text),
+}
+
+
+@pytest.mark.parametrize("text", _ODD_TEXT, ids=[repr(t)[:20] for t in _ODD_TEXT])
+@pytest.mark.parametrize("lookup", list(LOOKUPS))
+def test_odd_text_in_every_lookup_raises_only_crmkit_errors(
+    crm: crmkit.CRM, lookup: str, text: str
+) -> None:
+    with contextlib.suppress(CrmkitError), crm.unit_of_work(actor="li") as uow:
+        LOOKUPS[lookup](uow, text)

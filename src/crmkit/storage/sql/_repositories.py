@@ -14,7 +14,14 @@ from sqlalchemy.engine import Connection
 
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, Interaction
-from crmkit.errors import ConcurrencyError, DuplicateError, NotFound, ValidationError
+from crmkit.errors import (
+    ConcurrencyError,
+    CrmkitError,
+    DuplicateError,
+    NotFound,
+    StorageError,
+    ValidationError,
+)
 from crmkit.storage._arguments import (
     a_collection,
     a_key,
@@ -68,8 +75,18 @@ class _Repository:
         return table.c.tenant_id == self._tenant
 
     def _run(self, doing: str, action: Callable[[Connection], T]) -> T:
-        with self._uow._translate(doing):
-            return action(self._uow._connection)
+        uow = self._uow
+        try:
+            with uow._translate(doing):
+                return action(uow._connection)
+        except CrmkitError:
+            raise
+        except Exception as e:
+            # Not the database's but the driver's, before it sent anything (text it cannot
+            # encode, a number it cannot convert): no raw exception reaches a caller.
+            error = StorageError(f"{doing} failed: {type(e).__name__}: {e}")
+            uow._fail(error)
+            raise error from e
 
     def _write(self, doing: str, action: Callable[[Connection], T]) -> T:
         """`_run` for the statements of a write: whatever escapes them spoils the unit of work.
