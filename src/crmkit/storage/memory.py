@@ -151,12 +151,9 @@ class MemoryUnitOfWork(UnitOfWork):
         except (ConcurrencyError, DuplicateError) as e:
             self._fail(e)
             raise
-        except CrmkitError:
-            if self._touched == touched:
+        except BaseException as e:
+            if isinstance(e, CrmkitError) and self._touched == touched:
                 raise
-            with self._writing(doing):
-                raise
-        except Exception:
             with self._writing(doing):
                 raise
 

@@ -82,8 +82,9 @@ class _Repository:
         except CrmkitError:
             raise
         except Exception as e:
-            # Not the database's but the driver's, before it sent anything (text it cannot
-            # encode, a number it cannot convert): no raw exception reaches a caller.
+            # The driver's rather than the database's (text it cannot encode, a number it
+            # cannot convert), or a bug: no raw exception reaches a caller. It spoils the unit
+            # of work as any storage error does.
             error = StorageError(f"{doing} failed: {type(e).__name__}: {e}")
             uow._fail(error)
             raise error from e
