@@ -21,6 +21,7 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent, _check_class
+from crmkit.storage._arguments import shown
 
 if TYPE_CHECKING:
     from crmkit.storage import Store, UnitOfWork
@@ -105,7 +106,7 @@ class CRM:
                 it, and publishes events only when the host commits.
         """
         if not isinstance(read_only, bool):
-            raise ValidationError.of("read_only", f"must be True or False, not {read_only!r}")
+            raise ValidationError.of("read_only", f"must be True or False, not {shown(read_only)}")
         return self.store.unit_of_work(
             tenant_id=_key(tenant if tenant is not None else self.tenant, "tenant"),
             actor_id=_key(actor, "actor"),
@@ -150,9 +151,13 @@ class CRM:
                 its ``__cause__``.
         """
         if not callable(work):
-            raise ValidationError.of("work", f"must be a function of a unit of work, not {work!r}")
+            raise ValidationError.of(
+                "work", f"must be a function of a unit of work, not {shown(work)}"
+            )
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ValidationError.of("attempts", f"must be a positive integer, not {attempts!r}")
+            raise ValidationError.of(
+                "attempts", f"must be a positive integer, not {shown(attempts)}"
+            )
         last: CrmkitError | None = None
         for attempt in range(attempts):
             if attempt:
@@ -181,7 +186,7 @@ class CRM:
         """
         _check_class(kind)
         if not callable(handler):
-            raise ValidationError.of("handler", f"must be callable, not {handler!r}")
+            raise ValidationError.of("handler", f"must be callable, not {shown(handler)}")
         self._handlers[kind].append(handler)
 
     def unsubscribe(self, kind: type[E], handler: Handler[E]) -> None:

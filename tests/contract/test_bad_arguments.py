@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import pendulum
 import pytest
 
 import crmkit
-from crmkit.customers import CustomerRegistered
+from crmkit.customers import Customer, CustomerRegistered, Interaction, InteractionKind
 from crmkit.errors import ValidationError
+
+_YEAR_1_EAST = dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+_YEAR_9999_WEST = dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
 
 CALLS: list[tuple[str, Callable[[Any], object], str]] = [
     ("get by a string", lambda uow: uow.customers.get("C-1"), "customer_id"),
@@ -38,6 +43,22 @@ CALLS: list[tuple[str, Callable[[Any], object], str]] = [
         lambda uow: uow.interactions.for_customer(crmkit.new_id(), since="2026-01-01"),
         "since",
     ),
+    # Each of these once escaped as OverflowError or TypeError.
+    ("page of 2**64", lambda uow: uow.customers.page(limit=2**64), "limit"),
+    ("by_owner limit 2**64", lambda uow: uow.customers.by_owner("li", limit=2**64), "limit"),
+    ("page of a huge negative", lambda uow: uow.customers.page(limit=-(10**5000)), "limit"),
+    ("add_many of None", lambda uow: uow.customers.add_many(None), "customers"),
+    ("add_many of a dict", lambda uow: uow.customers.add_many({"name": "x"}), "customers"),
+    (
+        "timeline since year 1 east of UTC",
+        lambda uow: uow.interactions.for_customer(crmkit.new_id(), since=_YEAR_1_EAST),
+        "since",
+    ),
+    (
+        "timeline until the end of 9999 west of UTC",
+        lambda uow: uow.interactions.for_customer(crmkit.new_id(), until=_YEAR_9999_WEST),
+        "until",
+    ),
 ]
 
 
@@ -63,6 +84,16 @@ FACADE: list[tuple[str, Callable[[Any], object], list[str]]] = [
     ),
     ("read_only as text", lambda crm: crm.unit_of_work(actor="li", read_only="yes"), ["read_only"]),
     ("run a number", lambda crm: crm.run(3, actor="li"), ["work"]),
+    (
+        "read_only a huge integer",
+        lambda crm: crm.unit_of_work(actor="li", read_only=10**5000),
+        ["read_only"],
+    ),
+    (
+        "attempts a huge negative",
+        lambda crm: crm.run(lambda uow: None, actor="li", attempts=-(10**5000)),
+        ["attempts"],
+    ),
     ("a blank tenant", lambda crm: crm.unit_of_work(actor="li", tenant=" "), ["tenant"]),
     ("record a non-event", lambda crm: _record(crm, int, x=1), ["kind"]),
     (
@@ -87,6 +118,32 @@ def test_a_bad_argument_to_the_crm_is_named(
     assert [i.path for i in caught.value.issues] == paths
     with crm.unit_of_work(actor="li") as uow:
         assert uow.customers.count() == 0  # nothing half-done
+
+
+def test_timeline_bounds_beyond_what_a_store_holds_bound_nothing(crm: crmkit.CRM) -> None:
+    customer = Customer(name="Acme", owner_id="li")
+    entries = [
+        Interaction(
+            customer_id=customer.id,
+            kind=InteractionKind.NOTE,
+            occurred_at=crmkit.to_utc(at),
+            actor_id="li",
+            summary="edge",
+        )
+        for at in ("1000-01-01T00:00:00Z", "9999-12-30T23:59:59.999999Z")
+    ]
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add(customer)
+        for entry in entries:
+            uow.interactions.add(entry)
+    first = pendulum.datetime(1, 1, 1)
+    last = pendulum.datetime(9999, 12, 31, 23, 59, 59, 999999)
+    with crm.unit_of_work(actor="li") as uow:
+        timeline = uow.interactions.for_customer
+        assert timeline(customer.id, since=first, until=last) == entries
+        assert timeline(customer.id, since=last) == []
+        assert timeline(customer.id, until=first) == []
+        assert timeline(customer.id, until=entries[0].occurred_at) == []
 
 
 def test_a_bad_clock_or_schema_is_refused_when_opening() -> None:

@@ -123,13 +123,23 @@ def _date(value: object) -> str | None:
     return None
 
 
+# The instants every store holds and reads back: MariaDB's DATETIME starts in year 1000, and
+# PostgreSQL hands a timestamptz to Python in the session's time zone, where an instant of the
+# last day of 9999 may already be in year 10000, which Python cannot represent.
+FIRST_INSTANT = dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
+LAST_INSTANT = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)
+
+
 def _instant(value: object) -> str | None:
     if not isinstance(value, pendulum.DateTime):
         return f"must be a pendulum DateTime, not {type(value).__name__}"
     if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
         return "must be in UTC (use crmkit.to_utc)"
-    if value.year < 1000:  # noqa: PLR2004
-        return "must be in year 1000 or later"
+    if not FIRST_INSTANT <= value <= LAST_INSTANT:
+        return (
+            f"{value.isoformat()} is outside 1000-01-01T00:00:00Z .. "
+            "9999-12-30T23:59:59.999999Z, the instants every store can hold"
+        )
     return None
 
 

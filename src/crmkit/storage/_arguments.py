@@ -6,7 +6,9 @@ surfaces as a driver error from deep inside, and the unit of work stays usable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
 from uuid import UUID
 
 import pendulum
@@ -14,23 +16,41 @@ import pendulum
 from crmkit._clock import to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._validation import key_text
+from crmkit.customers._model import FIRST_INSTANT, LAST_INSTANT
 from crmkit.errors import ValidationError
 
 __all__ = [
+    "MAX_LIMIT",
+    "a_collection",
     "a_key",
     "a_limit",
     "a_lock_timeout",
     "a_page",
     "a_phone",
+    "a_span",
     "an_email",
     "an_id",
     "an_instant",
     "email_key",
     "ids",
+    "shown",
 ]
 
 _key = key_text(max_length=64)
 _A_DAY = 86_400
+
+
+def shown(value: object, *, limit: int = 80) -> str:
+    """`value` as an error message shows it: its ``repr``, cut to about `limit` characters.
+
+    Safe for anything a caller may pass: the ``repr`` of an integer of more than 4300 digits
+    raises, and that of a 100,000-character string would swamp the message.
+    """
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 (a hostile __repr__, or an int too long to print)
+        return f"a {type(value).__name__} that cannot be shown"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def an_id(value: object, name: str) -> UUID:
@@ -38,6 +58,16 @@ def an_id(value: object, name: str) -> UUID:
     if not isinstance(value, UUID):
         raise ValidationError.of(name, f"must be a UUID, not {type(value).__name__}")
     return value
+
+
+def a_collection(values: object, name: str, of: str) -> list[Any]:
+    """`values` as a list, if it is a collection (of `of`, as the message says).
+
+    Text, bytes and mappings are refused: iterating over them gives characters or keys.
+    """
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise ValidationError.of(name, f"must be a collection of {of}, not {type(values).__name__}")
+    return list(values)
 
 
 def ids(values: Iterable[object], name: str) -> list[UUID]:
@@ -63,13 +93,50 @@ def a_key(value: object, name: str) -> str:
 
 def an_instant(value: object, name: str) -> pendulum.DateTime | None:
     """`value` as a UTC instant (``None`` stays ``None``); naive datetimes are refused."""
-    return None if value is None else to_utc(value, name)
+    if value is None:
+        return None
+    try:
+        return to_utc(value, name)
+    except (OverflowError, ValueError) as e:
+        if isinstance(e, ValidationError):
+            raise
+        # An offset that takes the instant out of the years Python can represent.
+        seen = value.isoformat() if isinstance(value, dt.datetime) else shown(value)
+        raise ValidationError.of(
+            name, f"{seen} is out of the range of years 1 to 9999 in UTC"
+        ) from None
+
+
+def a_span(
+    since: object, until: object
+) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None] | None:
+    """`since` and `until` as UTC instants, or ``None`` if no stored instant lies between.
+
+    A bound beyond the instants a store can hold (`FIRST_INSTANT`, `LAST_INSTANT`) bounds
+    nothing, and is dropped, so no backend is asked to compare with a date it cannot hold.
+    """
+    start, end = an_instant(since, "since"), an_instant(until, "until")
+    if start is not None and start <= FIRST_INSTANT:
+        start = None
+    if end is not None and end > LAST_INSTANT:
+        end = None
+    if (start is not None and start > LAST_INSTANT) or (end is not None and end <= FIRST_INSTANT):
+        return None
+    return start, end
+
+
+MAX_LIMIT = 100_000
+"""The most customers one page may hold; larger sets are read page by page."""
 
 
 def a_limit(value: object) -> int:
-    """`value` if it is a positive integer."""
+    """`value` if it is a positive integer of at most `MAX_LIMIT`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError.of("limit", f"must be a positive integer, not {value!r}")
+        raise ValidationError.of("limit", f"must be a positive integer, not {shown(value)}")
+    if value > MAX_LIMIT:
+        raise ValidationError.of(
+            "limit", f"{shown(value)} is more than {MAX_LIMIT:,}; read larger sets page by page"
+        )
     return value
 
 
@@ -94,7 +161,7 @@ def a_phone(value: object, name: str) -> str:
     except ValidationError:
         raise ValidationError.of(
             name,
-            f"{value!r} is not E.164 text; parse what a person typed with "
+            f"{shown(value)} is not E.164 text; parse what a person typed with "
             "PhoneNumber.parse(text, region=...)",
         ) from None
 
@@ -110,7 +177,7 @@ def an_email(value: object, name: str) -> str:
     try:
         return email_key(EmailAddress(value.strip()).address)
     except ValidationError:
-        raise ValidationError.of(name, f"{value!r} is not an email address") from None
+        raise ValidationError.of(name, f"{shown(value)} is not an email address") from None
 
 
 def email_key(address: str) -> str:

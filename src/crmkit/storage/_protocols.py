@@ -41,7 +41,11 @@ class CustomerRepository(Protocol):
         ...
 
     def add_many(self, customers: Iterable[Customer]) -> None:
-        """Store many new customers at once; all or none, like `add` for each."""
+        """Store many new customers at once; all or none, like `add` for each.
+
+        If it fails once it has begun writing, the unit of work is spoilt (see `UnitOfWork`):
+        none of the batch can be committed.
+        """
         ...
 
     def get(self, customer_id: UUID) -> Customer:
@@ -69,8 +73,9 @@ class CustomerRepository(Protocol):
     ) -> list[Customer]:
         """The customers owned by the salesperson `owner_id`, oldest id first.
 
-        All of them by default; with `limit`, a page of at most that many, starting after the
-        id `after` (keyset paging, as `page`), for books too large to load at once.
+        All of them by default; with `limit` (at most 100,000), a page of at most that many,
+        starting after the id `after` (keyset paging, as `page`), for books too large to load
+        at once.
         """
         ...
 
@@ -97,7 +102,10 @@ class CustomerRepository(Protocol):
         ...
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Customer]:
-        """Up to `limit` customers with ids after `after`, in id order (keyset paging)."""
+        """Up to `limit` customers (at most 100,000) with ids after `after`, in id order.
+
+        Keyset paging: pass the id of the last customer of a page as `after` for the next.
+        """
         ...
 
     def count(self) -> int:

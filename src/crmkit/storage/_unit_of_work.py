@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -15,6 +17,7 @@ from crmkit._validation import recheck
 from crmkit.customers import Customer, CustomFieldSchema, Interaction
 from crmkit.errors import (
     Conflict,
+    CrmkitError,
     ReadOnlyError,
     StorageError,
     UnitOfWorkClosed,
@@ -51,8 +54,12 @@ class UnitOfWork(abc.ABC):
         ...     uow.customers.count()
         1
 
-    A write that fails with a conflict (`DuplicateError`, `ConcurrencyError`) or a storage error
-    spoils the unit of work: it can only be rolled back, and `commit` raises.
+    A write that fails once it has touched the store spoils the unit of work, whatever the
+    exception (a conflict, a storage error, an error of the database driver, even one the
+    caller catches as `ValueError`): it can only be rolled back, and `commit` (or the end of
+    the block) raises `UnitOfWorkClosed`, so a part of a write is never committed. A write
+    refused before it touched the store (`ValidationError`, `NotFound`, `ReadOnlyError`)
+    spoils nothing. Conflicts (`DuplicateError`, `ConcurrencyError`) always spoil it.
 
     Attributes:
         customers: the tenant's customers.
@@ -232,6 +239,35 @@ class UnitOfWork(abc.ABC):
     def _fail(self, error: BaseException) -> None:
         """Mark the unit of work spoilt by a failed write."""
         if isinstance(error, Conflict | StorageError):
+            self._state = _State.FAILED
+            self._failure = error
+
+    @contextlib.contextmanager
+    def _writing(self, doing: str) -> Iterator[None]:
+        """Around the part of a write that touches the store, `doing` what it says.
+
+        Whatever escapes it may leave a part of the write done, so it spoils the unit of work.
+        A crmkit error passes as it is; any other `Exception` (a driver's encoding or overflow
+        error, a bug) becomes a `StorageError` naming what was being done, with the original
+        as its cause, since no raw exception may reach a caller.
+        """
+        self._check_open()
+        try:
+            yield
+        except CrmkitError as e:
+            self._spoil(e)
+            raise
+        except Exception as e:
+            error = StorageError(f"{doing} failed: {type(e).__name__}: {e}")
+            self._spoil(error)
+            raise error from e
+        except BaseException as e:
+            self._spoil(e)
+            raise
+
+    def _spoil(self, error: BaseException) -> None:
+        """Mark the unit of work spoilt by a write that failed after touching the store."""
+        if self._state is _State.OPEN:
             self._state = _State.FAILED
             self._failure = error
 

@@ -21,18 +21,20 @@ from crmkit.customers import Customer, Interaction
 from crmkit.errors import (
     ConcurrencyError,
     CorruptRecord,
+    CrmkitError,
     DuplicateError,
     NotFound,
     ValidationError,
 )
 from crmkit.storage._arguments import (
+    a_collection,
     a_key,
     a_limit,
     a_page,
     a_phone,
+    a_span,
     an_email,
     an_id,
-    an_instant,
     email_key,
     ids,
 )
@@ -101,6 +103,8 @@ class MemoryUnitOfWork(UnitOfWork):
         self._writes: dict[str, dict[UUID, Row | None]] = {_CUSTOMERS: {}, _INTERACTIONS: {}}
         # The committed version each written record had when this unit of work first wrote it.
         self._base: dict[tuple[str, UUID], int | None] = {}
+        # Records written so far: a write that fails after this moved may have done a part.
+        self._touched = 0
         self.customers = _Customers(self)
         self.interactions = _Interactions(self)
 
@@ -130,15 +134,28 @@ class MemoryUnitOfWork(UnitOfWork):
         if (table, key) not in self._base:
             stored = self._committed(table).get(key)
             self._base[(table, key)] = None if stored is None else stored["version"]
+        self._touched += 1
         self._writes[table][key] = row
 
-    def _guard(self, action: Callable[[], T]) -> T:
+    def _guard(self, doing: str, action: Callable[[], T]) -> T:
+        """Run the write `action`, `doing` what it says, spoiling the unit of work if it fails.
+
+        A crmkit error raised before the write touched anything (bad input, a missing parent)
+        leaves the unit of work usable; a conflict, or any failure once a record was written,
+        spoils it (see `UnitOfWork._writing`).
+        """
         self._check_open()
+        touched = self._touched
         try:
             return action()
         except (ConcurrencyError, DuplicateError) as e:
             self._fail(e)
             raise
+        except BaseException as e:
+            if isinstance(e, CrmkitError) and self._touched == touched:
+                raise
+            with self._writing(doing):
+                raise
 
     # --- transaction -----------------------------------------------------------------------------
 
@@ -217,7 +234,7 @@ class _Customers:
     def add_many(self, customers: Iterable[Customer]) -> None:
         uow = self._uow
         uow._check_writable()
-        batch = list(customers)
+        batch: list[Customer] = a_collection(customers, "customers", "Customers")
 
         def add() -> None:
             uow._check_new_customers(batch)
@@ -238,7 +255,7 @@ class _Customers:
             for c in batch:
                 uow._stamp(c, 1)
 
-        uow._guard(add)
+        uow._guard("adding customers", add)
 
     def get(self, customer_id: UUID) -> Customer:
         self._uow._check_open()
@@ -322,7 +339,7 @@ class _Customers:
             uow._write(_CUSTOMERS, customer.id, row)
             uow._stamp(customer, customer.version + 1)
 
-        uow._guard(update)
+        uow._guard("updating a customer", update)
 
     def remove(self, customer: Customer) -> None:
         uow = self._uow
@@ -339,7 +356,7 @@ class _Customers:
                 if row["customer_id"] == key:
                     uow._write(_INTERACTIONS, iid, _DELETED)
 
-        uow._guard(remove)
+        uow._guard("removing a customer", remove)
 
 
 class _Interactions:
@@ -365,7 +382,7 @@ class _Interactions:
             uow._write(_INTERACTIONS, interaction.id, row)
             uow._stamp(interaction, 1)
 
-        uow._guard(add)
+        uow._guard("adding an interaction", add)
 
     def get(self, interaction_id: UUID) -> Interaction:
         self._uow._check_open()
@@ -384,7 +401,10 @@ class _Interactions:
     ) -> list[Interaction]:
         self._uow._check_open()
         key = str(an_id(customer_id, "customer_id"))
-        since, until = an_instant(since, "since"), an_instant(until, "until")
+        span = a_span(since, until)
+        if span is None:
+            return []
+        since, until = span
         found = [
             _from_row(_INTERACTIONS, iid, row, Interaction)
             for iid, row in self._uow._scan(_INTERACTIONS)
@@ -416,7 +436,7 @@ class _Interactions:
             uow._write(_INTERACTIONS, interaction.id, row)
             uow._stamp(interaction, interaction.version + 1)
 
-        uow._guard(update)
+        uow._guard("updating an interaction", update)
 
     def remove(self, interaction: Interaction) -> None:
         uow = self._uow
@@ -429,4 +449,4 @@ class _Interactions:
                 raise ConcurrencyError("interaction", interaction.id, interaction.version)
             uow._write(_INTERACTIONS, interaction.id, _DELETED)
 
-        uow._guard(remove)
+        uow._guard("removing an interaction", remove)

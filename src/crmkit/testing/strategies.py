@@ -2,7 +2,8 @@
 
 Install the ``testing`` extra (``pip install 'crmkit[testing]'``) and draw valid domain objects
 with edge values included: amounts of 10**15 and more, microseconds, instants in daylight-saving
-folds, non-BMP text (emoji, rare CJK characters)::
+folds and at the ends of the range every store holds (years 1000 to 9999), 64-bit integers,
+non-BMP text (emoji, rare CJK characters)::
 
     from hypothesis import given
     from crmkit.testing import strategies as cs
@@ -52,6 +53,7 @@ from crmkit.customers import (
     OwnerChanged,
     Tier,
 )
+from crmkit.customers._model import FIRST_INSTANT, LAST_INSTANT
 from crmkit.events import DomainEvent
 
 __all__ = [
@@ -97,7 +99,7 @@ _WIDE = Context(prec=80)  # the default context would round 38-digit amounts
 _LETTERS = st.characters(
     codec="utf-8",
     exclude_categories=("Cc", "Cs", "Zl", "Zp", "Co", "Cn"),
-)
+) | st.sampled_from("𠀋😀𝔘𐐷")  # astral (4-byte UTF-8) characters, often
 
 
 def currencies() -> st.SearchStrategy[str]:
@@ -135,6 +137,15 @@ def texts(*, max_size: int = 40, blank: bool = False) -> st.SearchStrategy[str]:
     return strategy if blank else strategy.filter(str.strip)
 
 
+def _full(length: int) -> st.SearchStrategy[str]:
+    """Non-blank text of exactly `length` characters: a field at its longest."""
+    return (
+        st.text(_LETTERS, min_size=1, max_size=8)
+        .map(lambda t: (t * length)[:length])
+        .filter(lambda t: t.strip() == t != "")
+    )
+
+
 @functools.cache
 def keys(*, max_size: int = 20) -> st.SearchStrategy[str]:
     """Identifiers and codes: non-blank, no surrounding whitespace."""
@@ -151,9 +162,14 @@ def timezones() -> st.SearchStrategy[str]:
     return st.sampled_from(TIMEZONES)
 
 
-# Local wall-clock times (a zone is attached when drawn).
-_EARLIEST = dt.datetime(1900, 1, 2)  # noqa: DTZ001
-_LATEST = dt.datetime(2200, 12, 30)  # noqa: DTZ001
+# Local wall-clock times (a zone is attached when drawn), a day inside the range of instants.
+_EARLIEST = dt.datetime(1000, 1, 2)  # noqa: DTZ001
+_LATEST = dt.datetime(9999, 12, 29)  # noqa: DTZ001
+_EDGES = (
+    to_utc(FIRST_INSTANT),
+    to_utc(LAST_INSTANT),
+    to_utc(dt.datetime(2300, 1, 1, 0, 0, 0, 999_999, tzinfo=dt.UTC)),
+)
 _DST_EDGES = (
     dt.datetime(2026, 10, 25, 2, 30),  # noqa: DTZ001 (Europe/Berlin autumn fold)
     dt.datetime(2026, 11, 1, 1, 30),  # noqa: DTZ001 (America/New_York autumn fold)
@@ -167,7 +183,13 @@ _FOLDS = st.sampled_from([0, 1])
 
 @st.composite
 def instants(draw: st.DrawFn) -> pendulum.DateTime:
-    """UTC instants with microseconds, 1900 to 2200, often in a daylight-saving fold or gap."""
+    """UTC instants with microseconds, years 1000 to 9999, often in a daylight-saving fold or gap.
+
+    The first and the last instant every store holds (1000-01-01T00:00:00Z and
+    9999-12-30T23:59:59.999999Z) come up often.
+    """
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.sampled_from(_EDGES))
     zone = draw(timezones())
     local = draw(_LOCAL_TIMES)
     fold = draw(_FOLDS)
@@ -175,8 +197,9 @@ def instants(draw: st.DrawFn) -> pendulum.DateTime:
 
 
 def dates() -> st.SearchStrategy[dt.date]:
-    """Calendar dates from 1900 to 2200, leap days included."""
-    return st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31))
+    """Calendar dates from 1000 to 9999 (what every store holds), leap days included."""
+    first, last = dt.date(1000, 1, 1), dt.date(9999, 12, 31)
+    return st.dates(min_value=first, max_value=last) | st.sampled_from([first, last])
 
 
 @st.composite
@@ -218,10 +241,12 @@ _CHANNEL_SETS = st.frozensets(st.sampled_from(Channel))
 def do_not_contact_windows(draw: st.DrawFn) -> DoNotContact:
     """Do-not-contact windows of a few hours to a few weeks, for some or all channels."""
     start = draw(instants())
-    length = draw(st.integers(1, 30 * 24 * 3600 * 10**6))
+    length = dt.timedelta(microseconds=draw(st.integers(1, 30 * 24 * 3600 * 10**6)))
+    if start > LAST_INSTANT - length:
+        start = to_utc(LAST_INSTANT - length)
     return DoNotContact(
         start=start,
-        end=start.add(microseconds=length),
+        end=to_utc(start + length),
         channels=draw(_CHANNEL_SETS),
         reason=draw(texts(max_size=40, blank=True)),
     )
@@ -231,7 +256,7 @@ def custom_values() -> st.SearchStrategy[CustomValue]:
     """Values of every type a custom field may hold."""
     return st.one_of(
         texts(max_size=30, blank=True),
-        st.integers(-(2**63), 2**63 - 1),
+        st.integers(-(2**63), 2**63 - 1) | st.sampled_from([-(2**63), 2**63 - 1]),
         st.booleans(),
         st.decimals(allow_nan=False, allow_infinity=False, places=4).filter(
             lambda d: abs(d) < Decimal(10) ** 30
@@ -303,7 +328,7 @@ def _customer_fields() -> dict[str, st.SearchStrategy[Any]]:
     # which made drawing a customer slow enough (~50 ms) to fail Hypothesis's too_slow health
     # check on a busy machine (pytest -n 4 on 2 cores).
     return {
-        "name": texts(max_size=60),
+        "name": texts(max_size=60) | _full(200),
         "owner_id": keys(),
         "id": ids(),
         "kind": st.sampled_from(CustomerKind),

@@ -14,15 +14,23 @@ from sqlalchemy.engine import Connection
 
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, Interaction
-from crmkit.errors import ConcurrencyError, DuplicateError, NotFound, ValidationError
+from crmkit.errors import (
+    ConcurrencyError,
+    CrmkitError,
+    DuplicateError,
+    NotFound,
+    StorageError,
+    ValidationError,
+)
 from crmkit.storage._arguments import (
+    a_collection,
     a_key,
     a_limit,
     a_page,
     a_phone,
+    a_span,
     an_email,
     an_id,
-    an_instant,
     ids,
 )
 from crmkit.storage.sql._rows import (
@@ -67,8 +75,28 @@ class _Repository:
         return table.c.tenant_id == self._tenant
 
     def _run(self, doing: str, action: Callable[[Connection], T]) -> T:
-        with self._uow._translate(doing):
-            return action(self._uow._connection)
+        uow = self._uow
+        try:
+            with uow._translate(doing):
+                return action(uow._connection)
+        except CrmkitError:
+            raise
+        except Exception as e:
+            # The driver's rather than the database's (text it cannot encode, a number it
+            # cannot convert), or a bug: no raw exception reaches a caller. It spoils the unit
+            # of work as any storage error does.
+            error = StorageError(f"{doing} failed: {type(e).__name__}: {e}")
+            uow._fail(error)
+            raise error from e
+
+    def _write(self, doing: str, action: Callable[[Connection], T]) -> T:
+        """`_run` for the statements of a write: whatever escapes them spoils the unit of work.
+
+        Refusals found before anything was written are returned by `action`, not raised, so
+        that they leave the unit of work usable.
+        """
+        with self._uow._writing(doing):
+            return self._run(doing, action)
 
 
 class SqlCustomers(_Repository):
@@ -109,7 +137,7 @@ class SqlCustomers(_Repository):
     def add_many(self, customers: Iterable[Customer]) -> None:
         uow = self._uow
         uow._check_writable()
-        batch = list(customers)
+        batch: list[Customer] = a_collection(customers, "customers", "Customers")
         uow._check_new_customers(batch)
         if not batch:
             return
@@ -141,9 +169,10 @@ class SqlCustomers(_Repository):
             except exc.IntegrityError as e:
                 raise self._duplicate(e, batch) from e
 
-        self._run("adding customers", insert)
-        for c in batch:
-            uow._stamp(c, 1)
+        with uow._writing("adding customers"):
+            self._run("adding customers", insert)
+            for c in batch:
+                uow._stamp(c, 1)
 
     def _duplicate(self, error: exc.IntegrityError, batch: Sequence[Customer]) -> DuplicateError:
         if "code" in str(error.orig):
@@ -246,12 +275,12 @@ class SqlCustomers(_Repository):
         uow._check_writable()
         uow._check_customer(customer)
         table, contacts, keys = self._t.customers, self._t.contacts, self._t.contact_keys
-        row = customer_row(self._tenant, customer, customer.version + 1)
-        people = contact_values(self._tenant, customer)
-        reach = contact_key_values(self._tenant, customer)
         bulk_insert = self._uow._store.bulk_insert
 
         def update(connection: Connection) -> None:
+            row = customer_row(self._tenant, customer, customer.version + 1)
+            people = contact_values(self._tenant, customer)
+            reach = contact_key_values(self._tenant, customer)
             try:
                 done = connection.execute(
                     table.update()
@@ -279,8 +308,9 @@ class SqlCustomers(_Repository):
             if reach:
                 bulk_insert(keys)(connection, reach)
 
-        self._run("updating a customer", update)
-        uow._stamp(customer, customer.version + 1)
+        with uow._writing("updating a customer"):
+            self._run("updating a customer", update)
+            uow._stamp(customer, customer.version + 1)
 
     def remove(self, customer: Customer) -> None:
         self._uow._check_writable()
@@ -303,7 +333,7 @@ class SqlCustomers(_Repository):
                     child.delete().where(self._mine(child), child.c.customer_id == customer.id)
                 )
 
-        self._run("removing a customer", remove)
+        self._write("removing a customer", remove)
 
 
 class SqlInteractions(_Repository):
@@ -321,14 +351,14 @@ class SqlInteractions(_Repository):
             )
         t = self._t
 
-        def add(connection: Connection) -> None:
+        def add(connection: Connection) -> bool:
             parent = connection.scalar(
                 sa.select(sa.literal(1)).where(
                     self._mine(t.customers), t.customers.c.id == interaction.customer_id
                 )
             )
             if parent is None:
-                raise NotFound("customer", interaction.customer_id)
+                return False  # nothing written
             try:
                 connection.execute(
                     t.interactions.insert(), interaction_row(self._tenant, interaction, 1)
@@ -337,9 +367,13 @@ class SqlInteractions(_Repository):
                 if "customer" in str(e.orig).lower() and "foreign" in str(e.orig).lower():
                     raise ConcurrencyError("customer", interaction.customer_id, None) from e
                 raise DuplicateError("interaction", "id", interaction.id) from e
+            return True
 
-        self._run("adding an interaction", add)
-        self._uow._stamp(interaction, 1)
+        with self._uow._writing("adding an interaction"):
+            if self._run("adding an interaction", add):
+                self._uow._stamp(interaction, 1)
+                return
+        raise NotFound("customer", interaction.customer_id)
 
     def get(self, interaction_id: UUID) -> Interaction:
         self._uow._check_open()
@@ -360,7 +394,10 @@ class SqlInteractions(_Repository):
     ) -> list[Interaction]:
         self._uow._check_open()
         an_id(customer_id, "customer_id")
-        since, until = an_instant(since, "since"), an_instant(until, "until")
+        span = a_span(since, until)
+        if span is None:
+            return []
+        since, until = span
         timelines = self._uow._store.interaction_queries().timeline
         query = timelines[since is not None, until is not None]
         params: dict[str, Any] = {"tenant": self._tenant, "customer_id": customer_id}
@@ -375,9 +412,10 @@ class SqlInteractions(_Repository):
     def update(self, interaction: Interaction) -> None:
         self._check(interaction)
         table = self._t.interactions
-        row = interaction_row(self._tenant, interaction, interaction.version + 1)
 
-        def update(connection: Connection) -> None:
+        def update(connection: Connection) -> bool:
+            """Whether the interaction moved to another customer (then nothing was written)."""
+            row = interaction_row(self._tenant, interaction, interaction.version + 1)
             done = connection.execute(
                 table.update()
                 .where(
@@ -399,13 +437,15 @@ class SqlInteractions(_Repository):
                     )
                 )
                 if moved is not None:
-                    raise ValidationError.of(
-                        "customer_id", "an interaction cannot move to another customer"
-                    )
+                    return True
                 raise ConcurrencyError("interaction", interaction.id, interaction.version)
+            return False
 
-        self._run("updating an interaction", update)
-        self._uow._stamp(interaction, interaction.version + 1)
+        with self._uow._writing("updating an interaction"):
+            if not self._run("updating an interaction", update):
+                self._uow._stamp(interaction, interaction.version + 1)
+                return
+        raise ValidationError.of("customer_id", "an interaction cannot move to another customer")
 
     def remove(self, interaction: Interaction) -> None:
         self._uow._check_writable()
@@ -423,4 +463,4 @@ class SqlInteractions(_Repository):
             if done.rowcount != 1:
                 raise ConcurrencyError("interaction", interaction.id, interaction.version)
 
-        self._run("removing an interaction", remove)
+        self._write("removing an interaction", remove)

@@ -5,7 +5,9 @@ Each difference between backends is handled here once, so no repository repeats 
 - `Id`: a UUID, native ``uuid`` on PostgreSQL, 16 bytes elsewhere (key order = creation order
   for UUIDv7).
 - `Instant`: a UTC instant. Naive datetimes are refused; PostgreSQL keeps ``timestamptz``,
-  MariaDB/MySQL ``DATETIME(6)`` (microseconds kept) and SQLite text, both in UTC.
+  MariaDB/MySQL ``DATETIME(6)`` (microseconds kept) and SQLite text, both in UTC. It reaches
+  the driver as a plain ``datetime``: psycopg converts pendulum's through floats, which moves
+  instants far from 1970 by a microsecond.
 - `Document`: JSON, ``jsonb`` on PostgreSQL and compact JSON text elsewhere.
 """
 
@@ -76,10 +78,19 @@ class Instant(types.TypeDecorator[pendulum.DateTime]):
         if value.tzinfo is None or value.utcoffset() is None:
             msg = f"naive datetime {value.isoformat()} cannot be stored; give it a time zone"
             raise ValueError(msg)
-        value = value.astimezone(dt.UTC)
-        if dialect.name == "postgresql":
-            return value
-        return value.replace(tzinfo=None)
+        utc = value.astimezone(dt.UTC)
+        # A plain datetime, never pendulum's: psycopg subtracts an epoch from what it is given,
+        # and pendulum's difference goes through floats, a microsecond off far from 1970.
+        return dt.datetime(
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond,
+            tzinfo=dt.UTC if dialect.name == "postgresql" else None,
+        )
 
     def process_result_value(self, value: Any, dialect: Dialect) -> pendulum.DateTime | None:  # noqa: ANN401, ARG002
         if value is None:
