@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmkit._clock import Clock, SystemClock
-from crmkit._validation import key_text
+from crmkit._validation import key_text, shown
 from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
     ConcurrencyError,
@@ -36,6 +36,16 @@ Handler = Callable[[E], object]
 
 _log = logging.getLogger("crmkit.events")
 _check_key = key_text(max_length=64)
+_STORE_METHODS = ("unit_of_work", "create_all", "verify_schema", "close")
+_LONGEST_WAIT = 3600  # seconds between retries; longer is a mistake, not a policy
+
+
+def _seconds_problem(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number of seconds, not {type(value).__name__}"
+    if not 0 <= value <= _LONGEST_WAIT:  # also false for NaN
+        return f"must be from 0 to {_LONGEST_WAIT} seconds, not {shown(value)}"
+    return None
 
 
 def _key(value: object, name: str) -> str:
@@ -67,6 +77,13 @@ class CRM:
         tenant: str = DEFAULT_TENANT,
         custom_fields: CustomFieldSchema | None = None,
     ) -> None:
+        missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
+        if missing:
+            raise ValidationError.of(
+                "store",
+                f"must be a Store such as MemoryStore or SqlStore, not {type(store).__name__} "
+                f"(it has no {missing[0]}() method)",
+            )
         if clock is not None and not isinstance(clock, Clock):
             raise ValidationError.of(
                 "clock", f"must be a Clock (with a now() method), not {type(clock).__name__}"
@@ -105,7 +122,7 @@ class CRM:
                 it, and publishes events only when the host commits.
         """
         if not isinstance(read_only, bool):
-            raise ValidationError.of("read_only", f"must be True or False, not {read_only!r}")
+            raise ValidationError.of("read_only", f"must be True or False, not {shown(read_only)}")
         return self.store.unit_of_work(
             tenant_id=_key(tenant if tenant is not None else self.tenant, "tenant"),
             actor_id=_key(actor, "actor"),
@@ -148,15 +165,25 @@ class CRM:
         Raises:
             RetriesExhausted: every one of the `attempts` failed transiently; the last error is
                 its ``__cause__``.
+            ValidationError: `work` cannot be called, `attempts` is not a positive integer, or
+                a backoff is not a number of seconds from 0 to 3600.
         """
         if not callable(work):
-            raise ValidationError.of("work", f"must be a function of a unit of work, not {work!r}")
+            raise ValidationError.of(
+                "work", f"must be a function of a unit of work, not {shown(work)}"
+            )
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ValidationError.of("attempts", f"must be a positive integer, not {attempts!r}")
+            raise ValidationError.of(
+                "attempts", f"must be a positive integer, not {shown(attempts)}"
+            )
+        for name, seconds in (("backoff", backoff), ("max_backoff", max_backoff)):
+            problem = _seconds_problem(seconds)
+            if problem:
+                raise ValidationError.of(name, problem)
         last: CrmkitError | None = None
         for attempt in range(attempts):
             if attempt:
-                time.sleep(random.uniform(0, min(max_backoff, backoff * 2 ** (attempt - 1))))  # noqa: S311 (jitter, not secrets)
+                time.sleep(random.uniform(0, min(max_backoff, backoff * 2 ** min(attempt - 1, 64))))  # noqa: S311 (jitter, not secrets)
             try:
                 with self.unit_of_work(actor=actor, tenant=tenant) as uow:
                     result = work(uow)
@@ -181,11 +208,16 @@ class CRM:
         """
         _check_class(kind)
         if not callable(handler):
-            raise ValidationError.of("handler", f"must be callable, not {handler!r}")
+            raise ValidationError.of("handler", f"must be callable, not {shown(handler)}")
         self._handlers[kind].append(handler)
 
     def unsubscribe(self, kind: type[E], handler: Handler[E]) -> None:
-        """Stop calling `handler` for `kind`; does nothing if it was not subscribed."""
+        """Stop calling `handler` for `kind`; does nothing if it was not subscribed.
+
+        Raises:
+            ValidationError: `kind` is not an event class.
+        """
+        _check_class(kind)
         handlers = self._handlers.get(kind, [])
         if handler in handlers:
             handlers.remove(handler)
@@ -242,6 +274,9 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
     """
     from crmkit.storage import open_store
 
+    for name, flag in (("create", create), ("verify_schema", verify_schema)):
+        if not isinstance(flag, bool):
+            raise ValidationError.of(name, f"must be True or False, not {shown(flag)}")
     store = open_store(url)
     try:
         crm = CRM(store, clock=clock, tenant=tenant, custom_fields=custom_fields)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
+from crmkit._validation import shown
 from crmkit.errors import ConcurrencyError, DuplicateError, ValidationError
 from crmkit.events import DomainEvent
 from crmkit.storage._unit_of_work import UnitOfWork
@@ -117,7 +118,7 @@ class SqlStore:
             options: dict[str, Any] = {"pool_pre_ping": True, **engine_options}
             engine = sa.create_engine(url, **options)
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError, ValueError) as e:
-            raise ValidationError.of("url", f"cannot open {url!r}: {e}") from e
+            raise ValidationError.of("url", f"cannot open {shown(url, 200)}: {e}") from e
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
         store = cls(engine)
