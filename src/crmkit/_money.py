@@ -194,42 +194,44 @@ class Money:
         if self.currency != other.currency:
             raise CurrencyMismatch(operation, self.currency, other.currency)
 
-    def _is_money(self, other: object, operation: str) -> bool:
-        """Whether `other` is Money of this currency; anything else is refused, clearly.
-
-        Refused with `MoneyOperationError`, a `TypeError` as Python's own refusal would be, but
-        one that says what to do instead.
-        """
+    def _check_money(self, other: object, operation: str) -> None:
+        """Refuse `other` unless it is Money of this currency, saying what to do instead."""
         if isinstance(other, Money):
             self._same(other, operation)
-            return True
+            return
+        raise self._refusal(other, operation)
+
+    def _refusal(self, other: object, operation: str) -> MoneyOperationError:
+        """The error for combining this amount with `other`, which is not Money.
+
+        A `TypeError`, as Python's own refusal would be, but one that says what to do.
+        """
         if isinstance(other, int | float | Decimal) and not isinstance(other, bool):
             huge = isinstance(other, int) and other.bit_length() > 200  # noqa: PLR2004
             written = shown(other) if huge else shown(str(other))
-            raise MoneyOperationError(
+            return MoneyOperationError(
                 f"cannot {operation} {self} and the plain number {shown(other)}; "
                 f"make it Money first, e.g. Money({written}, {self.currency!r})"
             )
-        raise MoneyOperationError(f"cannot {operation} {self} and a {type(other).__name__}")
+        return MoneyOperationError(f"cannot {operation} {self} and a {type(other).__name__}")
 
     def __add__(self, other: Money) -> Money:
-        self._is_money(other, "add")
+        self._check_money(other, "add")
         return self._trusted(_EXACT.add(self.amount, other.amount), self.currency)
 
     def __radd__(self, other: int) -> Money:
         # Lets the builtin sum() start from its default 0.
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
-        self._is_money(other, "add")  # refuses whatever else it is
-        return NotImplemented
+        raise self._refusal(other, "add")
 
     def __sub__(self, other: Money) -> Money:
-        self._is_money(other, "subtract")
+        self._check_money(other, "subtract")
         return self._trusted(_EXACT.subtract(self.amount, other.amount), self.currency)
 
     def __rsub__(self, other: object) -> NoReturn:
-        self._is_money(other, "subtract")  # only reached for what is not Money: refused
-        raise AssertionError  # pragma: no cover
+        # Only reached when the left operand is not Money.
+        raise self._refusal(other, "subtract")
 
     def __neg__(self) -> Money:
         return self._trusted(
@@ -325,23 +327,19 @@ class Money:
     # --- comparison ------------------------------------------------------------------------------
 
     def __lt__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount < other.amount
 
     def __le__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount <= other.amount
 
     def __gt__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount > other.amount
 
     def __ge__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount >= other.amount
 
     # --- text ------------------------------------------------------------------------------------
