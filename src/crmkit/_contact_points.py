@@ -12,12 +12,28 @@ from typing import Self
 
 import attrs
 
+from crmkit._validation import shown
 from crmkit.errors import ValidationError
 
 __all__ = ["EmailAddress", "PhoneNumber"]
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_EMAIL_SHAPE = re.compile(r"[^\s@\x00-\x1f\x7f]+@[^\s@\x00-\x1f\x7f]+")
+# Unpaired surrogates cannot be encoded as UTF-8: no store or driver would take them.
+_EMAIL_SHAPE = re.compile(r"[^\s@\x00-\x1f\x7f\ud800-\udfff]+@[^\s@\x00-\x1f\x7f\ud800-\udfff]+")
+
+
+def check_region(region: object, path: str) -> None:
+    """Refuse `region` unless it is ``None`` or a region libphonenumber knows (``"CN"``)."""
+    import phonenumbers
+
+    if region is None:
+        return
+    if not isinstance(region, str):
+        raise ValidationError.of(
+            path, f"must be an ISO 3166 region such as 'CN', not {type(region).__name__}"
+        )
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError.of(path, f"{shown(region)} is not a region with phone numbers")
 
 
 @attrs.frozen(repr=False)
@@ -39,7 +55,7 @@ class PhoneNumber:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.e164, str) or not _E164.fullmatch(self.e164):
             raise ValidationError.of(
-                "", f"{self.e164!r} is not an E.164 phone number (+8613800138000)"
+                "", f"{shown(self.e164)} is not an E.164 phone number (+8613800138000)"
             )
 
     @classmethod
@@ -58,6 +74,7 @@ class PhoneNumber:
 
         if not isinstance(text, str):
             raise ValidationError.of("", f"must be a string, not {type(text).__name__}")
+        check_region(region, "region")
         where = f"for region {region}" if region else "(no default region; start with +)"
         try:
             number = phonenumbers.parse(text, region)
@@ -97,7 +114,7 @@ class EmailAddress:
         # At most 254 characters (RFC 3696 errata 1690), one @ with text on both sides, and no
         # whitespace or control characters.
         if not isinstance(a, str) or len(a) > 254 or not _EMAIL_SHAPE.fullmatch(a):  # noqa: PLR2004
-            raise ValidationError.of("", f"{a!r} is not an email address")
+            raise ValidationError.of("", f"{shown(a)} is not an email address")
 
     @classmethod
     def parse(cls, text: str) -> Self:

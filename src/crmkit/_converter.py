@@ -23,9 +23,9 @@ import cattrs
 import pendulum
 
 from crmkit._clock import to_utc
-from crmkit._contact_points import EmailAddress, PhoneNumber
+from crmkit._contact_points import EmailAddress, PhoneNumber, check_region
 from crmkit._money import Money, _to_decimal
-from crmkit._validation import field_issues
+from crmkit._validation import field_issues, shown
 from crmkit.customers._model import CustomValue
 from crmkit.errors import CrmkitError, Issue, ValidationError
 
@@ -38,6 +38,11 @@ _CUSTOM_VALUES = dict[str, CustomValue]
 
 def _fail(problem: str) -> typing.NoReturn:
     raise ValidationError.of("", problem)
+
+
+def _key_path(key: object) -> str:
+    """A key of an object from outside, as a path: text as it is, anything else shown."""
+    return key if isinstance(key, str) else f"[{shown(key)}]"
 
 
 def _kind(value: object) -> str:
@@ -68,7 +73,7 @@ def _custom_in(data: object, _: object) -> dict[str, CustomValue]:
         try:
             out[name] = _custom_value(value)
         except ValidationError as e:
-            found.extend(e.under(str(name)).issues)
+            found.extend(e.under(_key_path(name)).issues)
     if found:
         raise ValidationError(found)
     return out
@@ -125,7 +130,7 @@ def _uuid_in(value: object, _: object) -> UUID:
     try:
         return UUID(value)
     except ValueError:
-        _fail(f"{value!r} is not a UUID")
+        _fail(f"{shown(value)} is not a UUID")
 
 
 def _instant_in(value: object, _: object) -> pendulum.DateTime:
@@ -142,7 +147,7 @@ def _date_in(value: object, _: object) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        _fail(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
+        _fail(f"{shown(value)} is not an ISO 8601 date (YYYY-MM-DD)")
 
 
 def _money_in(value: object, _: object) -> Money:
@@ -150,11 +155,11 @@ def _money_in(value: object, _: object) -> Money:
         _fail(
             f'must be an object like {{"amount": "12.30", "currency": "CNY"}}, not {_kind(value)}'
         )
-    extra = sorted(set(value) - {"amount", "currency"})
+    extra = [k for k in value if k not in ("amount", "currency")]
     missing = [k for k in ("amount", "currency") if k not in value]
     if extra or missing:
         found = [Issue(k, "is required") for k in missing]
-        found += [Issue(str(k), "is not a field of Money") for k in extra]
+        found += [Issue(_key_path(k), "is not a field of Money") for k in extra]
         raise ValidationError(found)
     return Money(value["amount"], value["currency"])
 
@@ -166,10 +171,18 @@ def _enum_in(kind: type[enum.Enum]) -> Callable[[object, object], enum.Enum]:
     def structure(value: object, _: object) -> enum.Enum:
         try:
             return kind(value)
-        except ValueError:
-            _fail(f"{value!r} is not one of {allowed}")
+        except (ValueError, TypeError):
+            _fail(f"{shown(value)} is not one of {allowed}")
 
     return structure
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    """`items` sorted, if they can be compared (a set of one kind); else as they are."""
+    try:
+        return sorted(items)
+    except TypeError:
+        return items
 
 
 # --- containers -----------------------------------------------------------------------------------
@@ -228,7 +241,7 @@ def _attrs_in(cls: type, conv: cattrs.Converter) -> Callable[[object, object], A
         if not isinstance(value, Mapping):
             _fail(f"must be an object, not {_kind(value)}")
         found = [
-            Issue(str(key), f"is not a field of {cls.__name__}")
+            Issue(_key_path(key), f"is not a field of {cls.__name__}")
             for key in value
             if key not in names
         ]
@@ -290,7 +303,7 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     conv.register_unstructure_hook(EmailAddress, lambda e: e.address)
     conv.register_unstructure_hook_func(lambda t: t == _CUSTOM_VALUES, _custom_out)
     conv.register_unstructure_hook_func(
-        _is_frozenset, lambda s: sorted(conv.unstructure(x) for x in s)
+        _is_frozenset, lambda s: _sorted([conv.unstructure(x) for x in s])
     )
     conv.register_unstructure_hook_factory(attrs.has, _attrs_out)
     # StrEnum members are str subclasses: without this they would pass through as members.
@@ -336,8 +349,14 @@ def to_dict(obj: object) -> Any:  # noqa: ANN401 (plain data of whatever shape t
         >>> from crmkit import Money, to_dict
         >>> to_dict(Money("12.30", "CNY"))
         {'amount': '12.30', 'currency': 'CNY'}
+
+    Raises:
+        ValidationError: `obj` holds something plain data cannot, such as a dict keyed by objects.
     """
-    return make_converter().unstructure(obj)
+    try:
+        return make_converter().unstructure(obj)
+    except (TypeError, ValueError) as e:  # e.g. a dict whose keys become dicts
+        raise ValidationError.of("", f"a {type(obj).__name__} cannot be plain data: {e}") from e
 
 
 def from_dict(data: object, cls: type[T], *, phone_region: str | None = None) -> T:
@@ -352,9 +371,15 @@ def from_dict(data: object, cls: type[T], *, phone_region: str | None = None) ->
         ValidationError: naming every bad field by its path, e.g.
             ``contacts[1].phones[0]: not a valid phone number for region CN``.
     """
+    check_region(phone_region, "phone_region")
+    given: object = cls  # checked at run time whatever the annotation says
+    if not isinstance(given, type) and typing.get_origin(given) is None:
+        raise ValidationError.of("cls", f"must be a class, not {type(given).__name__}")
     try:
         return make_converter(phone_region=phone_region).structure(data, cls)
     except CrmkitError:
         raise
+    except cattrs.StructureHandlerNotFoundError as e:
+        raise ValidationError.of("cls", f"crmkit cannot build a {shown(cls)} from data") from e
     except cattrs.BaseValidationError as e:  # a shape no hook above claims
-        raise ValidationError.of("", f"cannot be read as {cls.__name__}: {e}") from e
+        raise ValidationError.of("", f"cannot be read as {shown(cls)}: {e}") from e

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmkit._clock import Clock, SystemClock
-from crmkit._validation import key_text
+from crmkit._validation import key_text, shown
 from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
     ConcurrencyError,
@@ -21,7 +21,6 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent, _check_class
-from crmkit.storage._arguments import shown
 
 if TYPE_CHECKING:
     from crmkit.storage import Store, UnitOfWork
@@ -37,6 +36,16 @@ Handler = Callable[[E], object]
 
 _log = logging.getLogger("crmkit.events")
 _check_key = key_text(max_length=64)
+_STORE_METHODS = ("unit_of_work", "create_all", "verify_schema", "close")
+_LONGEST_WAIT = 3600  # seconds between retries; longer is a mistake, not a policy
+
+
+def _seconds_problem(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number of seconds, not {type(value).__name__}"
+    if not 0 <= value <= _LONGEST_WAIT:  # also false for NaN
+        return f"must be from 0 to {_LONGEST_WAIT} seconds, not {shown(value)}"
+    return None
 
 
 def _key(value: object, name: str) -> str:
@@ -68,6 +77,13 @@ class CRM:
         tenant: str = DEFAULT_TENANT,
         custom_fields: CustomFieldSchema | None = None,
     ) -> None:
+        missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
+        if missing:
+            raise ValidationError.of(
+                "store",
+                f"must be a Store such as MemoryStore or SqlStore, not {type(store).__name__} "
+                f"(it has no {missing[0]}() method)",
+            )
         if clock is not None and not isinstance(clock, Clock):
             raise ValidationError.of(
                 "clock", f"must be a Clock (with a now() method), not {type(clock).__name__}"
@@ -149,6 +165,8 @@ class CRM:
         Raises:
             RetriesExhausted: every one of the `attempts` failed transiently; the last error is
                 its ``__cause__``.
+            ValidationError: `work` cannot be called, `attempts` is not a positive integer, or
+                a backoff is not a number of seconds from 0 to 3600.
         """
         if not callable(work):
             raise ValidationError.of(
@@ -158,10 +176,14 @@ class CRM:
             raise ValidationError.of(
                 "attempts", f"must be a positive integer, not {shown(attempts)}"
             )
+        for name, seconds in (("backoff", backoff), ("max_backoff", max_backoff)):
+            problem = _seconds_problem(seconds)
+            if problem:
+                raise ValidationError.of(name, problem)
         last: CrmkitError | None = None
         for attempt in range(attempts):
             if attempt:
-                time.sleep(random.uniform(0, min(max_backoff, backoff * 2 ** (attempt - 1))))  # noqa: S311 (jitter, not secrets)
+                time.sleep(random.uniform(0, min(max_backoff, backoff * 2 ** min(attempt - 1, 64))))  # noqa: S311 (jitter, not secrets)
             try:
                 with self.unit_of_work(actor=actor, tenant=tenant) as uow:
                     result = work(uow)
@@ -190,7 +212,12 @@ class CRM:
         self._handlers[kind].append(handler)
 
     def unsubscribe(self, kind: type[E], handler: Handler[E]) -> None:
-        """Stop calling `handler` for `kind`; does nothing if it was not subscribed."""
+        """Stop calling `handler` for `kind`; does nothing if it was not subscribed.
+
+        Raises:
+            ValidationError: `kind` is not an event class.
+        """
+        _check_class(kind)
         handlers = self._handlers.get(kind, [])
         if handler in handlers:
             handlers.remove(handler)
@@ -252,6 +279,9 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
     """
     from crmkit.storage import open_store
 
+    for name, flag in (("create", create), ("verify_schema", verify_schema)):
+        if not isinstance(flag, bool):
+            raise ValidationError.of(name, f"must be True or False, not {shown(flag)}")
     store = open_store(url, lock_timeout=lock_timeout)
     try:
         crm = CRM(store, clock=clock, tenant=tenant, custom_fields=custom_fields)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
     ROUND_HALF_UP,
     Context,
     Decimal,
@@ -12,11 +14,13 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
-from typing import Self
+from fractions import Fraction
+from typing import NoReturn, Self
 
 import attrs
 
 from crmkit._currencies import ALIASES, MINOR_UNITS
+from crmkit._validation import shown
 from crmkit.errors import CurrencyMismatch, MoneyOperationError, ValidationError
 
 __all__ = ["MAX_INTEGER_DIGITS", "Money", "minor_units"]
@@ -155,6 +159,7 @@ class Money:
             Money('1235', 'JPY')
         """
         exponent = minor_units(currency)
+        _check_rounding(rounding)
         value = _to_decimal(amount)
         if value.copy_abs() >= _LIMIT:
             raise ValidationError.of("amount", _too_large(value))
@@ -171,8 +176,17 @@ class Money:
             CurrencyMismatch: one of the amounts is in another currency.
         """
         minor_units(currency)
+        given: object = amounts  # checked at run time whatever the annotation says
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise ValidationError.of(
+                "amounts", f"must be a collection of Money, not {type(given).__name__}"
+            )
         total = Decimal(0)
-        for money in amounts:
+        for i, money in enumerate(amounts):
+            if not isinstance(money, Money):
+                raise ValidationError.of(
+                    f"amounts[{i}]", f"must be Money, not {type(money).__name__}"
+                )
             if money.currency != currency:
                 raise CurrencyMismatch("add", currency, money.currency)
             total = _EXACT.add(total, money.amount)
@@ -184,34 +198,44 @@ class Money:
         if self.currency != other.currency:
             raise CurrencyMismatch(operation, self.currency, other.currency)
 
-    def _is_money(self, other: object, operation: str) -> bool:
-        """Whether `other` is Money of this currency; a plain number is refused, clearly."""
+    def _check_money(self, other: object, operation: str) -> None:
+        """Refuse `other` unless it is Money of this currency, saying what to do instead."""
         if isinstance(other, Money):
             self._same(other, operation)
-            return True
-        if isinstance(other, int | float | Decimal):
-            raise MoneyOperationError(
-                f"cannot {operation} {self} and the plain number {other!r}; "
-                f"make it Money first, e.g. Money({str(other)!r}, {self.currency!r})"
+            return
+        raise self._refusal(other, operation)
+
+    def _refusal(self, other: object, operation: str) -> MoneyOperationError:
+        """The error for combining this amount with `other`, which is not Money.
+
+        A `TypeError`, as Python's own refusal would be, but one that says what to do.
+        """
+        if isinstance(other, int | float | Decimal) and not isinstance(other, bool):
+            huge = isinstance(other, int) and other.bit_length() > 200  # noqa: PLR2004
+            written = shown(other) if huge else shown(str(other))
+            return MoneyOperationError(
+                f"cannot {operation} {self} and the plain number {shown(other)}; "
+                f"make it Money first, e.g. Money({written}, {self.currency!r})"
             )
-        return False  # something else entirely: let Python say so
+        return MoneyOperationError(f"cannot {operation} {self} and a {type(other).__name__}")
 
     def __add__(self, other: Money) -> Money:
-        if not self._is_money(other, "add"):
-            return NotImplemented
+        self._check_money(other, "add")
         return self._trusted(_EXACT.add(self.amount, other.amount), self.currency)
 
     def __radd__(self, other: int) -> Money:
         # Lets the builtin sum() start from its default 0.
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
-        self._is_money(other, "add")  # refuses a plain number
-        return NotImplemented
+        raise self._refusal(other, "add")
 
     def __sub__(self, other: Money) -> Money:
-        if not self._is_money(other, "subtract"):
-            return NotImplemented
+        self._check_money(other, "subtract")
         return self._trusted(_EXACT.subtract(self.amount, other.amount), self.currency)
+
+    def __rsub__(self, other: object) -> NoReturn:
+        # Only reached when the left operand is not Money.
+        raise self._refusal(other, "subtract")
 
     def __neg__(self) -> Money:
         return self._trusted(
@@ -231,7 +255,15 @@ class Money:
             >>> Money("100.00", "CNY").multiply("0.125")
             Money('12.50', 'CNY')
         """
-        product = _EXACT.multiply(self.amount, _to_decimal(factor, "factor"))
+        by = _to_decimal(factor, "factor")
+        _check_rounding(rounding)
+        # Exact, however many digits the factor has; only absurd exponents are refused.
+        digits = len(self.amount.as_tuple().digits) + len(by.as_tuple().digits)
+        exact = Context(prec=digits, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=_EXACT.traps)
+        try:
+            product = exact.multiply(self.amount, by)
+        except DecimalException:
+            raise ValidationError.of("factor", f"{shown(by)} is out of range") from None
         if product.copy_abs() >= _LIMIT:
             raise ValidationError.of("amount", _too_large(product))
         rounded = product.quantize(_EXPONENTS[self.currency], rounding=rounding, context=_ROUNDING)
@@ -242,7 +274,9 @@ class Money:
         if isinstance(value, Money):
             raise MoneyOperationError(f"cannot multiply {self} by an amount of money ({value})")
         if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-            return NotImplemented
+            raise MoneyOperationError(
+                f"cannot multiply {self} by a {type(value).__name__}; use a Decimal or an int"
+            )
         return self.multiply(_to_decimal(value, "factor"))  # a float is refused, with the reason
 
     __rmul__ = __mul__
@@ -255,6 +289,11 @@ class Money:
 
     __floordiv__ = __truediv__
 
+    def __rtruediv__(self, dividend: object) -> NoReturn:
+        raise MoneyOperationError(f"cannot divide by an amount of money ({self})")
+
+    __rfloordiv__ = __rtruediv__
+
     def allocate(self, ratios: Sequence[Decimal | int]) -> list[Money]:
         """Split into parts proportional to `ratios` that add up to exactly this amount.
 
@@ -264,23 +303,25 @@ class Money:
         Raises:
             ValidationError: no ratios, a negative ratio, or all ratios zero.
         """
-        weights = [_to_decimal(r, f"ratios[{i}]") for i, r in enumerate(ratios)]
+        if isinstance(ratios, str | bytes) or not isinstance(ratios, Iterable):
+            raise ValidationError.of(
+                "ratios", f"must be a list of numbers, not {type(ratios).__name__}"
+            )
+        weights = [_ratio(r, f"ratios[{i}]") for i, r in enumerate(ratios)]
         if not weights:
             raise ValidationError.of("ratios", "must not be empty")
         if any(w < 0 for w in weights):
             raise ValidationError.of("ratios", "must not be negative")
-        whole = Decimal(0)
-        for w in weights:
-            whole = _EXACT.add(whole, w)
+        whole = sum(weights, Fraction(0))
         if not whole:
             raise ValidationError.of("ratios", "must not all be zero")
         digits = MINOR_UNITS[self.currency]
         units = int(_EXACT.scaleb(self.amount, digits))
         sign, units = (-1 if units < 0 else 1), abs(units)
-        with_rest = [_EXACT.divmod(_EXACT.multiply(units, w), whole) for w in weights]
-        shares = [int(q) for q, _ in with_rest]
+        exact_shares = [units * w / whole for w in weights]  # Fractions: no rounding at all
+        shares = [int(share) for share in exact_shares]
         leftover = units - sum(shares)
-        by_remainder = sorted(range(len(shares)), key=lambda i: -with_rest[i][1])
+        by_remainder = sorted(range(len(shares)), key=lambda i: shares[i] - exact_shares[i])
         for i in by_remainder[:leftover]:
             shares[i] += 1
         return [
@@ -290,23 +331,19 @@ class Money:
     # --- comparison ------------------------------------------------------------------------------
 
     def __lt__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount < other.amount
 
     def __le__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount <= other.amount
 
     def __gt__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount > other.amount
 
     def __ge__(self, other: Money) -> bool:
-        if not self._is_money(other, "compare"):
-            return NotImplemented
+        self._check_money(other, "compare")
         return self.amount >= other.amount
 
     # --- text ------------------------------------------------------------------------------------
@@ -316,6 +353,42 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount:,} {self.currency}"
+
+
+_ROUNDINGS = (
+    "ROUND_CEILING",
+    "ROUND_DOWN",
+    "ROUND_FLOOR",
+    "ROUND_HALF_DOWN",
+    "ROUND_HALF_EVEN",
+    "ROUND_HALF_UP",
+    "ROUND_UP",
+    "ROUND_05UP",
+)
+
+
+def _check_rounding(rounding: object) -> None:
+    if not (isinstance(rounding, str) and rounding in _ROUNDINGS):
+        raise ValidationError.of(
+            "rounding", f"{shown(rounding)} is not a rounding mode of the decimal module"
+        )
+
+
+_RATIO_DIGITS = 100
+
+
+def _ratio(value: object, path: str) -> Fraction:
+    """A ratio of `Money.allocate`, exactly: up to 1E+100, with up to 100 decimal places."""
+    ratio = _to_decimal(value, path)
+    exponent = ratio.as_tuple().exponent
+    assert isinstance(exponent, int)  # noqa: S101 (finite: _to_decimal refuses the rest)
+    if ratio and (ratio.adjusted() > _RATIO_DIGITS or exponent < -_RATIO_DIGITS):
+        raise ValidationError.of(
+            path,
+            f"{shown(ratio)} is out of range: ratios go up to 1E+100, "
+            f"with up to {_RATIO_DIGITS} decimal places",
+        )
+    return Fraction(ratio)
 
 
 def _too_large(value: Decimal) -> str:

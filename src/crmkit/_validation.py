@@ -19,6 +19,7 @@ import attrs
 from crmkit.errors import Issue, ValidationError
 
 __all__ = [
+    "INT64",
     "ON_SETATTR",
     "Check",
     "SimpleCheck",
@@ -26,6 +27,7 @@ __all__ = [
     "as_frozenset",
     "as_list",
     "as_tuple",
+    "bounded_int",
     "check",
     "check_assignment",
     "each",
@@ -33,6 +35,7 @@ __all__ = [
     "key_text",
     "optional",
     "recheck",
+    "shown",
     "text",
 ]
 
@@ -226,6 +229,39 @@ def each(inner: Check) -> Check:
         return found
 
     return check_each
+
+
+INT64 = (-(2**63), 2**63 - 1)
+"""The integers every store keeps exactly: 64-bit signed, as in ``BIGINT`` and JSON readers."""
+
+
+def bounded_int(low: int, high: int) -> SimpleCheck:
+    """A check for an `int` (never a bool) from `low` to `high`, both included."""
+
+    def check_int(value: object) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer, not {type(value).__name__}"
+        if not low <= value <= high:
+            return f"{shown(value)} is out of range; it must be from {low} to {high}"
+        return None
+
+    return check_int
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """`repr(value)` for a message: at most `limit` characters, and never an error.
+
+    ``repr`` of an integer of more than 4,300 digits raises, and so may a hostile ``__repr__``;
+    a message about a bad value must not fail because of it.
+    """
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        digits = int(value.bit_length() * 0.30103) + 1
+        return f"an integer of about {digits} digits"
+    try:
+        written = repr(value)
+    except Exception:  # noqa: BLE001 (whatever a foreign __repr__ raises)
+        return f"a {type(value).__name__}"
+    return written if len(written) <= limit else f"{written[: limit - 1]}…"
 
 
 def instance_of(*types: type) -> SimpleCheck:

@@ -16,6 +16,7 @@ from uuid import UUID
 import attrs
 import pendulum
 
+from crmkit._validation import shown
 from crmkit.errors import Issue, ValidationError
 
 __all__ = ["DomainEvent"]
@@ -46,7 +47,7 @@ def _check_class(kind: object) -> None:
     """Raise `ValidationError` (on ``kind``) unless `kind` is an event class."""
     if not (isinstance(kind, type) and issubclass(kind, DomainEvent)):
         raise ValidationError.of(
-            "kind", f"must be a DomainEvent class such as CustomerRegistered, not {kind!r}"
+            "kind", f"must be a DomainEvent class such as CustomerRegistered, not {shown(kind)}"
         )
 
 

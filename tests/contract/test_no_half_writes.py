@@ -224,7 +224,10 @@ def _all_or_none(
     assert stored in ([], batch)
 
 
-def test_a_contact_email_with_a_lone_surrogate_stores_all_or_nothing(crm: crmkit.CRM) -> None:
+def test_a_contact_email_with_a_lone_surrogate_stores_all_or_nothing(backend: Backend) -> None:
+    if not backend.is_sql:
+        pytest.skip("the memory store holds any Python text: only a driver fails to encode it")
+    crm = backend.fresh()
     customer = Customer(name="Acme", owner_id="li", contacts=[Contact(name="Li")])
     with contextlib.suppress(ValueError):
         # Refused by the domain (once it checks text for surrogates), or smuggled in here.

@@ -44,7 +44,13 @@ def test_a_constructor_reports_every_bad_field_at_once() -> None:
         Customer(
             name=" ", owner_id=" li", timezone="Mars/Olympus", tags={"ok", "x\x00"}, version=-1
         )
-    assert [i.path for i in caught.value.issues] == ["name", "owner_id", "tags[1]", "timezone"]
+    assert [i.path for i in caught.value.issues] == [
+        "name",
+        "owner_id",
+        "tags[1]",
+        "timezone",
+        "version",
+    ]
 
 
 def test_assignments_are_checked_as_they_happen() -> None:

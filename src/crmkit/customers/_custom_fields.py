@@ -9,8 +9,17 @@ from decimal import Decimal
 
 import attrs
 
-from crmkit._validation import Validated, as_tuple, check, each, instance_of, key_text
-from crmkit.customers._model import CustomValue
+from crmkit._validation import (
+    Validated,
+    as_tuple,
+    check,
+    each,
+    instance_of,
+    key_text,
+    shown,
+    text,
+)
+from crmkit.customers._model import CustomValue, custom_value_problem
 from crmkit.errors import Issue, ValidationError
 
 __all__ = ["CustomField", "CustomFieldSchema", "FieldType"]
@@ -55,7 +64,7 @@ class CustomField(Validated):
     choices: tuple[str, ...] = attrs.field(
         default=(), converter=as_tuple, metadata=check(each(key_text(max_length=200)))
     )
-    label: str = ""
+    label: str = attrs.field(default="", metadata=check(text(max_length=200, blank=True)))
 
     def _invariants(self) -> list[Issue]:
         if self.type is FieldType.CHOICE and not self.choices:
@@ -71,11 +80,9 @@ class CustomField(Validated):
             value, expected
         ):
             return f"must be a {self.type} value, not {type(value).__name__}"
-        if self.type is FieldType.DATE and isinstance(value, dt.datetime):
-            return "must be a date, not datetime"
         if self.type is FieldType.CHOICE and value not in self.choices:
-            return f"{value!r} is not one of {', '.join(map(repr, self.choices))}"
-        return None
+            return f"{shown(value)} is not one of {', '.join(map(repr, self.choices))}"
+        return custom_value_problem(value)
 
 
 @attrs.frozen
@@ -94,14 +101,25 @@ class CustomFieldSchema:
     fields: tuple[CustomField, ...] = attrs.field(converter=as_tuple)
 
     @fields.validator
-    def _unique(self, _: object, fields: tuple[CustomField, ...]) -> None:
-        names = [f.name for f in fields]
+    def _unique(self, _: object, fields: object) -> None:
+        problem = each(instance_of(CustomField))(fields)
+        if problem:
+            raise ValidationError(
+                [Issue("fields", problem)]
+                if isinstance(problem, str)
+                else [i.under("fields") for i in problem]
+            )
+        names = [f.name for f in fields]  # type: ignore[attr-defined]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValidationError.of("fields", f"{dupes[0]!r} is declared twice")
 
     def issues(self, values: Mapping[str, CustomValue], *, path: str = "") -> list[Issue]:
         """Every problem with `values` under this schema (unknown, missing or mistyped fields)."""
+        if not isinstance(path, str):
+            raise ValidationError.of("path", f"must be a string, not {type(path).__name__}")
+        if not isinstance(values, Mapping):
+            raise ValidationError.of("values", f"must be a dict, not {type(values).__name__}")
         by_name = {f.name: f for f in self.fields}
         found: list[Issue] = []
         for name, value in values.items():

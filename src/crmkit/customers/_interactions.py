@@ -10,7 +10,7 @@ import pendulum
 
 from crmkit._ids import new_id
 from crmkit._validation import ON_SETATTR, Validated, check, instance_of, key_text, optional, text
-from crmkit.customers._model import _instant, _uuid
+from crmkit.customers._model import _instant, _uuid, version_check
 
 __all__ = ["Interaction", "InteractionKind"]
 
@@ -51,4 +51,4 @@ class Interaction(Validated):
     summary: str = attrs.field(metadata=check(text(max_length=4000, multiline=True)))
     contact_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
     id: UUID = attrs.field(factory=new_id, metadata=check(_uuid))
-    version: int = attrs.field(default=0, metadata=check(instance_of(int)))
+    version: int = attrs.field(default=0, metadata=check(version_check))

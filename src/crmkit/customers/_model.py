@@ -12,9 +12,11 @@ from uuid import UUID
 import attrs
 import pendulum
 
+from crmkit._clock import to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._ids import new_id
 from crmkit._validation import (
+    INT64,
     ON_SETATTR,
     Check,
     SimpleCheck,
@@ -22,11 +24,13 @@ from crmkit._validation import (
     as_frozenset,
     as_list,
     as_tuple,
+    bounded_int,
     check,
     each,
     instance_of,
     key_text,
     optional,
+    shown,
     text,
 )
 from crmkit.errors import Issue, NotFound, ValidationError
@@ -143,14 +147,30 @@ def _instant(value: object) -> str | None:
     return None
 
 
+MAX_VERSION = 2**31 - 2
+"""The highest version a record may be read at: stores keep versions in a 32-bit ``INTEGER``
+column, and the next write stores this plus one."""
+
+
+def version_check(value: object) -> str | None:
+    """The check of an entity's ``version``: a whole number from 0 to `MAX_VERSION`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, not {type(value).__name__}"
+    if value < 0:
+        return "must not be negative"
+    if value > MAX_VERSION:
+        return f"{shown(value)} is out of range; versions go up to {MAX_VERSION}"
+    return None
+
+
 def _timezone(value: object) -> str | None:
     problem = _key(value)
     if problem is not None:
         return problem
     try:
         zoneinfo.ZoneInfo(str(value))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is not an IANA time zone such as 'Asia/Shanghai'"
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder's name
+        return f"{shown(value)} is not an IANA time zone such as 'Asia/Shanghai'"
     return None
 
 
@@ -159,9 +179,15 @@ def _enum_set(kind: type[enum.Enum]) -> Check:
         if not isinstance(value, frozenset):
             return f"must be a frozenset, not {type(value).__name__}"
         bad = [v for v in value if not isinstance(v, kind)]
-        return f"{bad[0]!r} is not a {kind.__name__}" if bad else None
+        return f"{shown(bad[0])} is not a {kind.__name__}" if bad else None
 
     return check_set
+
+
+_custom_int = bounded_int(*INT64)
+_custom_text = text(max_length=2000, blank=True, multiline=True)
+MAX_DECIMAL_DIGITS = 100
+"""The most digits a `Decimal` custom value may have (it is stored as text, exactly)."""
 
 
 def _custom_values(value: object) -> str | list[Issue] | None:
@@ -171,25 +197,50 @@ def _custom_values(value: object) -> str | list[Issue] | None:
     for name, item in value.items():
         problem = _key(name)
         if problem is not None:
-            found.append(Issue(f"[{name!r}]", f"field name {problem}"))
-        elif isinstance(item, float) or not isinstance(item, CustomValue):
-            found.append(
-                Issue(
-                    name,
-                    f"{type(item).__name__} is not a custom field value (str, int, bool, "
-                    "Decimal, date)",
-                )
-            )
-        elif isinstance(item, str):
-            found.extend(_run_text(name, item))
-        elif isinstance(item, Decimal) and not item.is_finite():
-            found.append(Issue(name, "must be a finite number"))
+            found.append(Issue(f"[{shown(name)}]", f"field name {problem}"))
+            continue
+        problem = custom_value_problem(item)
+        if problem is not None:
+            found.append(Issue(name, problem))
     return found
 
 
-def _run_text(path: str, value: str) -> list[Issue]:
-    problem = text(max_length=2000, blank=True, multiline=True)(value)
-    return [Issue(path, problem)] if problem else []
+def custom_value_problem(value: object) -> str | None:
+    """What keeps `value` from being stored as a custom field value, or ``None``.
+
+    Every value accepted here reads back equal from every store: integers fit 64 bits, decimals
+    are finite (and kept as text), dates are dates and not datetimes.
+    """
+    if isinstance(value, bool) or (
+        isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    ):
+        return None
+    if isinstance(value, int):
+        return _custom_int(value)
+    if isinstance(value, str):
+        return _custom_text(value)
+    if isinstance(value, Decimal):
+        return _custom_decimal(value)
+    if isinstance(value, dt.datetime):
+        return "must be a date, not a datetime (a custom field holds no time of day)"
+    return f"{type(value).__name__} is not a custom field value (str, int, bool, Decimal, date)"
+
+
+def _custom_decimal(value: Decimal) -> str | None:
+    if not value.is_finite():
+        return f"{value} is not a finite number"
+    if len(value.as_tuple().digits) > MAX_DECIMAL_DIGITS:
+        return f"has more than {MAX_DECIMAL_DIGITS} digits"
+    return None
+
+
+def _moment(at: object, channel: object) -> pendulum.DateTime:
+    """`at` as a UTC instant, if `channel` is a `Channel` or ``None``; else `ValidationError`."""
+    if channel is not None and not isinstance(channel, Channel):
+        raise ValidationError.of(
+            "channel", f"must be a Channel or None, not {type(channel).__name__}"
+        )
+    return to_utc(at, "at")
 
 
 # --- value objects -------------------------------------------------------------------------------
@@ -251,7 +302,12 @@ class DoNotContact(Validated):
         return [] if self.end > self.start else [Issue("end", "must be after start")]
 
     def blocks(self, at: pendulum.DateTime, channel: Channel | None = None) -> bool:
-        """Whether this window forbids contact at `at` (through `channel`, or any channel)."""
+        """Whether this window forbids contact at `at` (through `channel`, or any channel).
+
+        Raises:
+            ValidationError: `at` is not an aware datetime, or `channel` is not a `Channel`.
+        """
+        at = _moment(at, channel)
         if not self.start <= at < self.end:
             return False
         return not self.channels or channel is None or channel in self.channels
@@ -365,12 +421,10 @@ class Customer(Validated):
     contacts: list[Contact] = attrs.field(
         factory=list, converter=as_list, metadata=check(each(instance_of(Contact)))
     )
-    version: int = attrs.field(default=0, metadata=check(instance_of(int)))
+    version: int = attrs.field(default=0, metadata=check(version_check))
 
     def _invariants(self) -> list[Issue]:
         found: list[Issue] = []
-        if self.version < 0:
-            found.append(Issue("version", "must not be negative"))
         ids: set[UUID] = set()
         for i, c in enumerate(self.contacts):
             if c.id in ids:
@@ -413,7 +467,12 @@ class Customer(Validated):
 
         Raises:
             NotFound: the customer has no such contact.
+            ValidationError: `contact_id` is not a UUID.
         """
+        if not isinstance(contact_id, UUID):
+            raise ValidationError.of(
+                "contact_id", f"must be a UUID, not {type(contact_id).__name__}"
+            )
         for c in self.contacts:
             if c.id == contact_id:
                 return c
@@ -425,6 +484,8 @@ class Customer(Validated):
         Raises:
             ValidationError: the contact's id is taken, or it reports to an unknown contact.
         """
+        if not isinstance(contact, Contact):
+            raise ValidationError.of("contact", f"must be a Contact, not {type(contact).__name__}")
         self.contacts.append(contact)
         found = self._invariants()
         if found:
@@ -457,4 +518,5 @@ class Customer(Validated):
             >>> c.is_contactable(pendulum.datetime(2026, 3, 4), Channel.EMAIL)
             True
         """
+        at = _moment(at, channel)
         return not any(w.blocks(at, channel) for w in self.do_not_contact)

@@ -15,7 +15,7 @@ import pendulum
 
 from crmkit._clock import to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber
-from crmkit._validation import key_text
+from crmkit._validation import key_text, shown
 from crmkit.customers._model import FIRST_INSTANT, LAST_INSTANT
 from crmkit.errors import ValidationError
 
@@ -33,24 +33,10 @@ __all__ = [
     "an_instant",
     "email_key",
     "ids",
-    "shown",
 ]
 
 _key = key_text(max_length=64)
 _A_DAY = 86_400
-
-
-def shown(value: object, *, limit: int = 80) -> str:
-    """`value` as an error message shows it: its ``repr``, cut to about `limit` characters.
-
-    Safe for anything a caller may pass: the ``repr`` of an integer of more than 4300 digits
-    raises, and that of a 100,000-character string would swamp the message.
-    """
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 (a hostile __repr__, or an int too long to print)
-        return f"a {type(value).__name__} that cannot be shown"
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def an_id(value: object, name: str) -> UUID:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
+from crmkit._validation import shown
 from crmkit.errors import ValidationError
 
 __all__ = ["ACCEPTED", "create_engine", "sqlite_file"]
@@ -100,13 +101,13 @@ def _not_a_url(url: object) -> str:
         )
     text = url.strip()
     if text.lower() in _MEMORY_WORDS:
-        return f"{url!r} is not a URL; the in-memory store is 'memory://'"
+        return f"{shown(url, 200)} is not a URL; the in-memory store is 'memory://'"
     if text and "://" not in text:
         return (
-            f"{url!r} is not a URL; for an SQLite file write 'sqlite:///{text}'. "
+            f"{shown(url, 200)} is not a URL; for an SQLite file write 'sqlite:///{text}'. "
             f"Accepted: {ACCEPTED}"
         )
-    return f"{url!r} is not a URL; accepted: {ACCEPTED}"
+    return f"{shown(url, 200)} is not a URL; accepted: {ACCEPTED}"
 
 
 def _suggestion(url: sa.URL) -> str | None:
