@@ -29,7 +29,9 @@ def _kill(victim: sa.Connection, engine: sa.Engine) -> None:
         if postgres
         else "SELECT count(*) FROM information_schema.processlist WHERE id = %s"
     )
-    killer = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+    # Autocommit: PostgreSQL shows pg_stat_activity as it was when a transaction first read
+    # it, so polling inside one transaction would never see the session go.
+    killer = sa.create_engine(engine.url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
     try:
         with killer.connect() as connection:
             kill = f"SELECT pg_terminate_backend({session})" if postgres else f"KILL {session}"
