@@ -120,7 +120,7 @@ class UnitOfWork(abc.ABC):
             >>> seen[0].owner_id, seen[0].actor_id
             ('wang', 'boss')
         """
-        self._check_open()
+        self._check_writable()
         _check_record(kind, fields)
         event = kind(
             tenant_id=self.tenant_id,
