@@ -151,8 +151,9 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def _summary(report: crmkit.events.RelayReport) -> str:
+    events = "event" if report.delivered == 1 else "events"
     return (
-        f"{report.delivered} events delivered, {report.retried} to be tried again, "
+        f"{report.delivered} {events} delivered, {report.retried} to be tried again, "
         f"{report.parked} parked"
     )
 

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 import crmkit
 import crmkit.customers
 from crmkit import EmailAddress, PhoneNumber, migrate
-from crmkit.customers import Contact, Customer
+from crmkit.customers import Contact, Customer, CustomerRegistered, register_customer
 from crmkit.errors import SchemaVersionError, ValidationError
 from crmkit.storage.sql import SqlStore, build_tables
 from crmkit.storage.sql._rows import contact_values, customer_values
@@ -299,3 +299,25 @@ def test_upgrade_never_goes_back_nor_downgrade_forward(engine: sa.Engine, prefix
     assert _schema(engine, prefix) == {}
     with pytest.raises(ValidationError, match="no crmkit revision recorded"):
         migrate.downgrade(engine, prefix=prefix, revision="0001")
+
+
+def test_a_database_from_before_the_outbox_is_upgraded_and_then_delivers_events(
+    engine: sa.Engine, prefix: str
+) -> None:
+    migrate.upgrade(engine, prefix=prefix, revision="0002")
+    store = SqlStore(engine, tables=build_tables(prefix=prefix))
+    with pytest.raises(SchemaVersionError, match="revision 0002.*crmkit migrate"):
+        store.verify_schema()
+    migrate.upgrade(engine, prefix=prefix)
+    crm = crmkit.CRM(store, relay_on_commit=False)
+    seen: list[CustomerRegistered] = []
+    crm.subscribe(CustomerRegistered, seen.append)
+    with crm.unit_of_work(actor="li") as uow:
+        register_customer(uow, Customer(name="Acme", owner_id="li"))
+    assert crm.relay().delivered == 1
+    assert len(seen) == 1
+    # Down (the outbox goes, with what it held) and up again.
+    migrate.downgrade(engine, prefix=prefix, revision="0002")
+    assert not sa.inspect(engine).has_table(f"{prefix}outbox")
+    migrate.upgrade(engine, prefix=prefix)
+    store.verify_schema()
