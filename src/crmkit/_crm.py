@@ -309,6 +309,7 @@ class CRM:
                 clock=self.clock,
                 settings=_OWN,
                 keys=[(e.tenant_id, e.id) for e in events],
+                known={(e.tenant_id, e.id): e for e in events},
             )
         except Exception:  # noqa: BLE001 (logged; the relay delivers them later)
             _log.exception("delivering %d events after the commit failed", len(events))

@@ -26,7 +26,7 @@ from crmkit.storage._outbox import Claimed, Key, Outbox, Settlement
 __all__ = ["RelaySettings", "parked_event", "relay"]
 
 _log = logging.getLogger("crmkit.events")
-_load = make_converter()
+_load = make_converter(trusted=True)
 
 HandlersOf = Callable[[type[DomainEvent]], Sequence[Callable[[Any], object]]]
 
@@ -106,17 +106,38 @@ def relay(
     settings: RelaySettings,
     keys: Sequence[Key] | None = None,
     limit: int | None = None,
+    known: dict[Key, DomainEvent] | None = None,
 ) -> RelayReport:
     """Deliver due events of `outbox` (those of `keys` only, if given) until none is left.
 
-    At most `limit` events are claimed, if given.
+    At most `limit` events are claimed, if given. `known` has events at hand (a unit of work's
+    own), which then need not be read back from what the outbox stored.
     """
     report = RelayReport()
+    if keys is not None and len(keys) > settings.batch:
+        # A batch of keys at a time, so that no claim looks through all of them.
+        for start in range(0, len(keys), settings.batch):
+            chunk = keys[start : start + settings.batch]
+            report += relay(
+                outbox,
+                handlers_of=handlers_of,
+                clock=clock,
+                settings=settings,
+                keys=chunk,
+                known=known,
+            )
+        return report
     left = limit
     while left is None or left > 0:
         batch = settings.batch if left is None else min(settings.batch, left)
         done, claimed = _pass(
-            outbox, handlers_of=handlers_of, clock=clock, settings=settings, keys=keys, batch=batch
+            outbox,
+            handlers_of=handlers_of,
+            clock=clock,
+            settings=settings,
+            keys=keys,
+            batch=batch,
+            known=known or {},
         )
         report += done
         if not claimed:
@@ -134,6 +155,7 @@ def _pass(
     settings: RelaySettings,
     keys: Sequence[Key] | None,
     batch: int,
+    known: dict[Key, DomainEvent],
 ) -> tuple[RelayReport, int]:
     now = clock.now()
     token = str(uuid4())
@@ -148,7 +170,8 @@ def _pass(
             settled.append(Settlement(c.tenant_id, c.id, "pending", c.attempts, now, c.error))
             continue
         try:
-            failure = _deliver(_decode(c), handlers_of)
+            event = known.get((c.tenant_id, c.id))
+            failure = _deliver(event if event is not None else _decode(c), handlers_of)
         except CrmkitError as e:
             failure = str(e)
         attempts = c.attempts + 1

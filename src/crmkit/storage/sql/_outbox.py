@@ -31,6 +31,7 @@ from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._types import Document, Id, Instant
 
 if TYPE_CHECKING:
+    from crmkit.storage.sql._store import SqlStore
     from crmkit.storage.sql._tables import Tables
 
 __all__ = ["SqlOutbox", "add_outbox_tables", "outbox_tables", "write_events"]
@@ -89,36 +90,28 @@ def outbox_tables(tables: Tables) -> tuple[sa.Table, sa.Table]:
 
 def write_events(
     connection: Connection,
-    tables: Tables,
+    store: SqlStore,
     tenant_id: str,
     events: Sequence[DomainEvent],
     now: pendulum.DateTime,
 ) -> None:
     """Insert `events` into the outbox, in the unit of work's transaction, numbered per stream."""
-    outbox, streams = outbox_tables(tables)
+    outbox, streams = outbox_tables(store.tables)
     records = [(event.id, *outbox_record(event)) for event in events]
     counts: dict[str, int] = {}
     for _, stream, _, _ in records:
         counts[stream] = counts.get(stream, 0) + 1
     last = _bump(connection, streams, tenant_id, counts)
-    first = {stream: last[stream] - n for stream, n in counts.items()}
+    seq = {stream: last[stream] - n for stream, n in counts.items()}
     rows = []
     for event_id, stream, kind, data in records:
-        first[stream] += 1
+        seq[stream] += 1
+        # In the table's column order (see `add_outbox_tables`).
         rows.append(
-            {
-                "tenant_id": tenant_id,
-                "id": event_id,
-                "stream": stream,
-                "seq": first[stream],
-                "kind": kind,
-                "body": data,
-                "status": "pending",
-                "attempts": 0,
-                "due_at": now,
-            }
-        )
-    connection.execute(outbox.insert(), rows)
+            (tenant_id, event_id, stream, seq[stream], kind, data, "pending", 0, now, None, None,
+             None)
+        )  # fmt: skip
+    store.bulk_insert(outbox)(connection, rows)
 
 
 def _bump(
@@ -128,19 +121,28 @@ def _bump(
     values = [{"tenant_id": tenant_id, "stream": s, "seq": counts[s]} for s in sorted(counts)]
     dialect = connection.dialect.name
     c = streams.c
+    upsert: sa.Insert
     if dialect in ("mysql", "mariadb"):
-        insert = mysql.insert(streams).values(values)
-        connection.execute(insert.on_duplicate_key_update(seq=c.seq + insert.inserted.seq))
-        found = connection.execute(
-            sa.select(c.stream, c.seq).where(c.tenant_id == tenant_id, c.stream.in_(list(counts)))
+        on_mysql = mysql.insert(streams)
+        upsert = on_mysql.on_duplicate_key_update(seq=c.seq + on_mysql.inserted.seq)
+    else:
+        insert = postgresql.insert(streams) if dialect == "postgresql" else sqlite.insert(streams)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[c.tenant_id, c.stream], set_={"seq": c.seq + insert.excluded.seq}
         )
-        return {row[0]: row[1] for row in found}
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(streams)
-    upsert = upsert.values(values)
-    statement = upsert.on_conflict_do_update(
-        index_elements=[c.tenant_id, c.stream], set_={"seq": c.seq + upsert.excluded.seq}
-    ).returning(c.stream, c.seq)
-    return {row[0]: row[1] for row in connection.execute(statement)}
+    # One statement per stream, in sorted order (executemany): two writers lock in one order.
+    connection.execute(upsert, values)
+    found: dict[str, int] = {}
+    names = sorted(counts)
+    for start in range(0, len(names), _CHUNK):
+        query = sa.select(c.stream, c.seq).where(
+            c.tenant_id == tenant_id, c.stream.in_(names[start : start + _CHUNK])
+        )
+        found.update((row[0], row[1]) for row in connection.execute(query))
+    return found
+
+
+_CHUNK = 1000
 
 
 class SqlOutbox:

@@ -366,7 +366,7 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             if self._events:
                 write_events(
-                    self._connection, self._store.tables, self.tenant_id, self._events, self.now()
+                    self._connection, self._store, self.tenant_id, self._events, self.now()
                 )
             self._transaction.commit()
         except exc.SQLAlchemyError as e:
