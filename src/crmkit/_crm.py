@@ -53,7 +53,7 @@ def _key(value: object, name: str) -> str:
 
 
 class CRM:
-    """A CRM over one store: opens units of work and publishes their events.
+    """A CRM over one store: opens units of work and delivers their events.
 
     Create one with `crmkit.open`, keep it for the life of the app, and open a unit of work for
     each thing a user does.

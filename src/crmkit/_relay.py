@@ -94,7 +94,8 @@ def _deliver(event: DomainEvent, handlers_of: HandlersOf) -> str | None:
                 handler(event)
             except Exception as e:  # noqa: BLE001 (one bad handler must not stop the rest)
                 _log.exception("handler %r failed on %r", handler, event)
-                failure = failure or f"handler {handler!r} failed: {type(e).__name__}: {e}"
+                name = getattr(handler, "__qualname__", None) or repr(handler)
+                failure = failure or f"handler {name} failed: {type(e).__name__}: {e}"
     return failure
 
 

@@ -1,4 +1,4 @@
-"""Domain events: what happened, recorded by services and published after commit.
+"""Domain events: what happened, recorded by services and delivered after the commit.
 
 Host apps subscribe to the events they care about to send emails, push notifications or sync an
 ERP::
