@@ -129,6 +129,7 @@ def relay(
             )
         return report
     left = limit
+    taken = 0
     while left is None or left > 0:
         batch = settings.batch if left is None else min(settings.batch, left)
         done, claimed = _pass(
@@ -141,8 +142,9 @@ def relay(
             known=known or {},
         )
         report += done
-        if not claimed:
-            break
+        taken += claimed
+        if not claimed or (keys is not None and taken >= len(keys)):
+            break  # nothing left, or every one of `keys` had its turn
         if left is not None:
             left -= claimed
     return report
