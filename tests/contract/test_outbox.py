@@ -265,3 +265,27 @@ def test_relay_arguments_are_checked(backend: Backend) -> None:
         crm.parked_events(limit=0)
     with pytest.raises(ValidationError):
         crmkit.CRM(crm.store, relay_on_commit="yes")  # type: ignore[arg-type]
+
+
+@attrs.frozen(kw_only=True)
+class Odd(DomainEvent):
+    """An event of a host's with a field crmkit cannot store."""
+
+    subject_id: UUID
+    thing: object
+
+
+def test_an_event_that_cannot_be_stored_fails_the_commit_and_writes_nothing(
+    backend: Backend,
+) -> None:
+    crm = backend.fresh()
+    seen: list[DomainEvent] = []
+    crm.subscribe(DomainEvent, seen.append)
+    with pytest.raises(ValidationError, match="Odd: the event cannot be stored"):  # noqa: SIM117
+        with crm.unit_of_work(actor="li") as uow:
+            register_customer(uow, Customer(name="Acme", owner_id="li"))
+            uow.record(Odd, subject_id=crmkit.new_id(), thing=object())
+    with crm.unit_of_work(actor="li") as uow:
+        assert uow.customers.count() == 0
+    assert crm.relay().delivered == 0
+    assert seen == []

@@ -17,6 +17,7 @@ This module holds what the adapters share, and the memory store's outbox; the SQ
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
@@ -26,6 +27,7 @@ import attrs
 import pendulum
 
 from crmkit._converter import make_converter
+from crmkit.errors import ValidationError
 from crmkit.events import DomainEvent, _kind_name, _stream
 
 __all__ = ["Claimed", "MemoryOutbox", "Outbox", "Settlement", "outbox_record", "runs"]
@@ -37,9 +39,21 @@ _dump = make_converter()
 
 
 def outbox_record(event: DomainEvent) -> tuple[str, str, dict[str, Any]]:
-    """The stream, the kind name and the stored form (`to_dict`) of `event`."""
+    """The stream, the kind name and the stored form (`to_dict`) of `event`.
+
+    Raises:
+        ValidationError: the event has a field whose value cannot be stored as JSON (a field
+            of a type crmkit's converter does not know), named by its path.
+    """
     cls = type(event)
-    return _stream(event), _kind_name(cls), _dump.unstructure(event, cls)
+    data = _dump.unstructure(event, cls)
+    try:
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValidationError.of(
+            cls.__name__, f"the event cannot be stored in the outbox as JSON: {e}"
+        ) from e
+    return _stream(event), _kind_name(cls), data
 
 
 @attrs.frozen
