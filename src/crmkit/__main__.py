@@ -14,6 +14,7 @@ import importlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -139,7 +140,11 @@ def _relay(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, on_signal)
         print(f"relaying crmkit's events every {args.poll} s; stop with Ctrl-C or SIGTERM")
         sys.stdout.flush()
+        purged_at: float | None = None
         while not stop.is_set():
+            if purged_at is None or time.monotonic() - purged_at >= _PURGE_EVERY:
+                crm.purge_delivered(older_than=args.keep_days * 86400)
+                purged_at = time.monotonic()
             report = crm.relay()
             if report.delivered or report.retried or report.parked:
                 print(_summary(report))
@@ -148,6 +153,10 @@ def _relay(args: argparse.Namespace) -> int:
         return 0
     finally:
         made.close()
+
+
+# Seconds between purges of old delivered events by the relay worker.
+_PURGE_EVERY = 3600
 
 
 def _summary(report: crmkit.events.RelayReport) -> str:
@@ -201,6 +210,12 @@ def _parser() -> argparse.ArgumentParser:
     relay.add_argument("--once", action="store_true", help="deliver what is due, then stop")
     relay.add_argument(
         "--poll", type=float, default=1.0, help="seconds between passes (default: 1)"
+    )
+    relay.add_argument(
+        "--keep-days",
+        type=float,
+        default=7.0,
+        help="delete delivered events older than this, every hour (default: 7)",
     )
     return parser
 

@@ -7,11 +7,12 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from crmkit._clock import Clock, SystemClock
-from crmkit._relay import RelaySettings, parked_event
+from crmkit._relay import RelaySettings, _number, parked_event
 from crmkit._relay import relay as _relay
 from crmkit._validation import key_text
 from crmkit.customers import CustomFieldSchema
@@ -292,6 +293,19 @@ class CRM:
         wanted: list[UUID] | None = None if event_ids is None else ids(event_ids, "event_ids")
         tenant_id = None if tenant is None else _key(tenant, "tenant")
         return self.store.outbox.retry(now=self.clock.now(), tenant_id=tenant_id, ids=wanted)
+
+    def purge_delivered(self, *, older_than: float = 7 * 86400) -> int:
+        """Delete events delivered more than `older_than` seconds ago (a week by default).
+
+        Delivered events stay in the outbox until purged, for a look at what went out; the
+        relay looks through them for pending ones, so purge them regularly (``crmkit relay``
+        does it every hour).
+
+        Returns:
+            How many events were deleted.
+        """
+        seconds = _number(older_than, "older_than", at_least=0, at_most=100 * 366 * 86400)
+        return self.store.outbox.purge(before=self.clock.now() - timedelta(seconds=seconds))
 
     def _handlers_of(self, kind: type[DomainEvent]) -> list[Callable[[Any], object]]:
         return self._handlers.get(kind, [])

@@ -289,3 +289,21 @@ def test_an_event_that_cannot_be_stored_fails_the_commit_and_writes_nothing(
         assert uow.customers.count() == 0
     assert crm.relay().delivered == 0
     assert seen == []
+
+
+def test_delivered_events_are_purged_once_old_enough(backend: Backend) -> None:
+    clock = FixedClock("2026-03-02T09:30:00+08:00")
+    crm = quiet(backend, clock=clock)
+    crm.subscribe(Noted, lambda e: 1 / 0 if e.text == "parked" else None)
+    note(crm, crmkit.new_id(), "ok")
+    note(crm, crmkit.new_id(), "parked")
+    crm.relay(attempts=1)
+    clock.advance(days=1, hours=1)
+    note(crm, crmkit.new_id(), "pending")
+    assert crm.purge_delivered(older_than=2 * 86400) == 0
+    assert crm.purge_delivered(older_than=86400) == 1
+    assert crm.purge_delivered() == 0
+    assert len(crm.parked_events()) == 1  # parked and pending events stay
+    assert crm.relay().delivered == 1
+    with pytest.raises(ValidationError):
+        crm.purge_delivered(older_than=-1)

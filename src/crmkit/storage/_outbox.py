@@ -114,6 +114,10 @@ class Outbox(Protocol):
         """Make parked events (those with `ids`, of `tenant_id`, if given) pending again."""
         ...
 
+    def purge(self, *, before: pendulum.DateTime) -> int:
+        """Delete the events delivered before `before`; how many were deleted."""
+        ...
+
 
 def runs(candidates: Sequence[Claimed], heads: dict[tuple[str, str], int]) -> list[Claimed]:
     """Of `candidates` (oldest first), those in a run from their stream's oldest pending event.
@@ -287,3 +291,16 @@ class MemoryOutbox:
                 self._pending[key] = row
                 count += 1
         return count
+
+    def purge(self, *, before: pendulum.DateTime) -> int:
+        """See `Outbox.purge`."""
+        with self._lock:
+            old = [
+                key
+                for key, row in self._rows.items()
+                if row.status == "delivered" and row.delivered_at is not None
+                and row.delivered_at < before
+            ]  # fmt: skip
+            for key in old:
+                del self._rows[key]
+        return len(old)

@@ -317,3 +317,10 @@ class SqlOutbox:
             update = update.where(o.c.id.in_(list(ids)))
         count: int = self._run("retrying parked events", lambda c: c.execute(update).rowcount)
         return count
+
+    def purge(self, *, before: pendulum.DateTime) -> int:
+        """See `crmkit.storage._outbox.Outbox.purge`."""
+        o = self._outbox
+        delete = o.delete().where(o.c.status == "delivered", o.c.delivered_at < before)
+        count: int = self._run("deleting delivered events", lambda c: c.execute(delete).rowcount)
+        return count
