@@ -172,6 +172,20 @@ def test_a_session_delivers_right_after_its_commit_and_the_handler_sees_the_rows
     assert crm.relay().delivered == 0  # delivered once, and marked so
 
 
+def test_a_session_savepoint_released_waits_for_the_real_commit(
+    sql: tuple[crmkit.CRM, sa.Engine, list[CustomerRegistered]],
+) -> None:
+    crm, engine, published = sql
+    with Session(engine) as session:
+        savepoint = session.begin_nested()
+        with crm.unit_of_work(actor="li", connection=session) as uow:
+            register(uow)
+        savepoint.commit()  # SQLAlchemy fires after_commit for a savepoint too
+        assert published == []
+        session.commit()
+    assert len(published) == 1
+
+
 def test_a_session_delivers_nothing_if_its_commit_fails_or_a_savepoint_rolls_back(
     backend: Backend, sql: tuple[crmkit.CRM, sa.Engine, list[CustomerRegistered]]
 ) -> None:
