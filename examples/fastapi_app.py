@@ -1,9 +1,11 @@
 """Recipe: crmkit in a FastAPI app, sharing each request's database transaction.
 
 The app opens one connection and transaction per request (a dependency); crmkit's unit of
-work joins it, so the app's own rows and crmkit's commit or roll back together, and crmkit's
-events go out only after the request's transaction commits. crmkit's `NotFound` becomes a
-404 and `DuplicateError` a 409.
+work joins it, so the app's own rows and crmkit's commit or roll back together. crmkit's
+events wait in its outbox, written in that transaction; once the transaction has committed,
+the same dependency relays them, so they go out only if it did. (Not a middleware: FastAPI
+ends a dependency's ``yield`` after the middlewares have returned, so a middleware would relay
+before the commit.) crmkit's `NotFound` becomes a 404 and `DuplicateError` a 409.
 
 Run it with ``python examples/fastapi_app.py`` (needs ``pip install fastapi uvicorn``): it
 serves on http://127.0.0.1:8000 (try /docs), on the database at ``$CRMKIT_URL``
@@ -12,6 +14,7 @@ serves on http://127.0.0.1:8000 (try /docs), on the database at ``$CRMKIT_URL``
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Annotated
@@ -23,7 +26,7 @@ from pydantic import BaseModel
 
 import crmkit
 from crmkit.customers import Customer, register_customer
-from crmkit.errors import DuplicateError, NotFound
+from crmkit.errors import CrmkitError, DuplicateError, NotFound
 from crmkit.storage.sql import SqlStore, configure_sqlite
 
 app_metadata = sa.MetaData()
@@ -46,10 +49,18 @@ class NewCustomer(BaseModel):
 
 
 def transaction(request: Request) -> Iterator[sa.Connection]:
-    """One connection and transaction per request; it commits when the request succeeds."""
+    """One connection and transaction per request; it commits when the request succeeds.
+
+    After the commit, it delivers the events crmkit recorded (a relay worker, ``crmkit
+    relay``, takes whatever is left if the app stops in between).
+    """
     engine: sa.Engine = request.app.state.engine
     with engine.begin() as connection:
         yield connection
+    try:
+        request.app.state.crm.relay(limit=100)
+    except CrmkitError:
+        logging.getLogger(__name__).exception("relaying events failed; the worker will")
 
 
 Transaction = Annotated[sa.Connection, Depends(transaction)]
@@ -65,6 +76,7 @@ def create_app(url: str) -> tuple[FastAPI, crmkit.CRM]:
     app_metadata.create_all(engine)
     app = FastAPI()
     app.state.engine = engine
+    app.state.crm = crm
 
     @app.exception_handler(NotFound)
     def not_found(_: Request, error: NotFound) -> JSONResponse:

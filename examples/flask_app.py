@@ -1,8 +1,9 @@
 """Recipe: crmkit in a Flask-SQLAlchemy app, inside ``db.session``'s transaction.
 
-crmkit's unit of work joins ``db.session.connection()``: it works in a savepoint of the
-session's transaction and never commits it; ``db.session.commit()`` commits the app's rows and
-crmkit's together, and only then are crmkit's events published.
+crmkit's unit of work joins ``db.session``: it works in a savepoint of the session's
+transaction and never commits it; ``db.session.commit()`` commits the app's rows and crmkit's
+together, and crmkit delivers its events right after that commit has succeeded (the session's
+``after_commit``).
 
 Run it with ``python examples/flask_app.py``: Flask's development server serves it on
 http://127.0.0.1:8000, on the database at ``$CRMKIT_URL`` (``sqlite:///crm_app.db`` by default)
@@ -55,7 +56,7 @@ def create_app(url: str) -> tuple[Flask, crmkit.CRM]:
         body = request.get_json()
         db.session.add(Signup(code=body["code"], campaign=body["campaign"]))
         customer = Customer(name=body["name"], owner_id=body["owner"], code=body["code"])
-        with crm.unit_of_work(actor=body["owner"], connection=db.session.connection()) as uow:
+        with crm.unit_of_work(actor=body["owner"], connection=db.session) as uow:
             register_customer(uow, customer)  # stores it, records CustomerRegistered
         if body.get("dry_run"):
             db.session.rollback()

@@ -1,6 +1,8 @@
 """Recipe: crmkit with a plain SQLAlchemy ``Session`` (a script, a worker, a notebook).
 
-The unit of work joins ``session.connection()``; ``session.commit()`` makes both durable.
+The unit of work joins the session: ``session.commit()`` makes both durable, and crmkit
+delivers its events right after that commit has succeeded (the session's ``after_commit``);
+a rollback drops them with the writes.
 ``python examples/session_script.py [URL]`` imports two customers into ``sqlite:///crm_app.db``
 (or the database at URL) and prints what it stored.
 """
@@ -46,7 +48,7 @@ def import_customers(
     """Store `names` as customers and the batch record in one transaction."""
     with Session(engine) as session:
         session.add(ImportBatch(rows=len(names)))
-        with crm.unit_of_work(actor="importer", connection=session.connection()) as uow:
+        with crm.unit_of_work(actor="importer", connection=session) as uow:
             for name in names:
                 register_customer(uow, Customer(name=name, owner_id="importer"))
         if fail:

@@ -2,17 +2,25 @@
 
 ``migrate`` creates or upgrades crmkit's tables; ``current`` tells their revision; ``verify``
 checks it is the one this crmkit needs; ``downgrade`` goes back explicitly; ``stamp`` records
-a revision without running a migration (to adopt tables made otherwise). Errors are one line
-on stderr, with exit status 1.
+a revision without running a migration (to adopt tables made otherwise). ``relay`` delivers
+the outbox's events to the handlers a host function subscribes, as a worker. Errors are one
+line on stderr, with exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
 
 import crmkit
+import crmkit.events
 from crmkit.errors import CrmkitError
 
 
@@ -89,6 +97,76 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subscriber(spec: str) -> Callable[[crmkit.CRM], object]:
+    """The function ``MODULE:FUNCTION`` names (found from the current folder too)."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise crmkit.ValidationError.of(
+            "--subscribe", f"{spec!r} must be MODULE:FUNCTION, e.g. myapp.events:subscribe"
+        )
+    here = str(Path.cwd())
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        function = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as e:
+        raise crmkit.ValidationError.of("--subscribe", f"cannot load {spec}: {e}") from e
+    if not callable(function):
+        raise crmkit.ValidationError.of("--subscribe", f"{spec} is not a function")
+    return function  # type: ignore[no-any-return]
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from crmkit.storage.sql import SqlStore, build_tables
+
+    subscribers = [_subscriber(spec) for spec in args.subscribe]
+    made = SqlStore.from_url(args.url)
+    try:
+        store = SqlStore(made.engine, tables=build_tables(prefix=args.prefix, schema=args.schema))
+        store.verify_schema()
+        crm = crmkit.CRM(store, relay_on_commit=False)
+        for subscribe in subscribers:
+            subscribe(crm)
+        if args.once:
+            report = crm.relay()
+            print(_summary(report))
+            return 0
+        stop = threading.Event()
+
+        def on_signal(_: int, __: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        print(f"relaying crmkit's events every {args.poll} s; stop with Ctrl-C or SIGTERM")
+        sys.stdout.flush()
+        purged_at: float | None = None
+        while not stop.is_set():
+            if purged_at is None or time.monotonic() - purged_at >= _PURGE_EVERY:
+                crm.purge_delivered(older_than=args.keep_days * 86400)
+                purged_at = time.monotonic()
+            report = crm.relay()
+            if report.delivered or report.retried or report.parked:
+                print(_summary(report))
+                sys.stdout.flush()
+            stop.wait(args.poll)
+        return 0
+    finally:
+        made.close()
+
+
+# Seconds between purges of old delivered events by the relay worker.
+_PURGE_EVERY = 3600
+
+
+def _summary(report: crmkit.events.RelayReport) -> str:
+    events = "event" if report.delivered == 1 else "events"
+    return (
+        f"{report.delivered} {events} delivered, {report.retried} to be tried again, "
+        f"{report.parked} parked"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crmkit", description="crmkit, the CRM domain library")
     parser.add_argument("--version", action="version", version=f"crmkit {crmkit.__version__}")
@@ -121,6 +199,24 @@ def _parser() -> argparse.ArgumentParser:
         "stamp", _stamp, "record crmkit's tables as at a revision, without migrating them"
     )
     stamp.add_argument("--revision", default="head", help="the revision (default: newest)")
+    relay = on_tables("relay", _relay, "deliver crmkit's events to the host's handlers")
+    relay.add_argument(
+        "--subscribe",
+        action="append",
+        required=True,
+        metavar="MODULE:FUNCTION",
+        help="a function that subscribes handlers to the CRM it is given (repeatable)",
+    )
+    relay.add_argument("--once", action="store_true", help="deliver what is due, then stop")
+    relay.add_argument(
+        "--poll", type=float, default=1.0, help="seconds between passes (default: 1)"
+    )
+    relay.add_argument(
+        "--keep-days",
+        type=float,
+        default=7.0,
+        help="delete delivered events older than this, every hour (default: 7)",
+    )
     return parser
 
 

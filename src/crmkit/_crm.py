@@ -7,9 +7,13 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
 
 from crmkit._clock import Clock, SystemClock
+from crmkit._relay import RelaySettings, _number, parked_event
+from crmkit._relay import relay as _relay
 from crmkit._validation import key_text, shown
 from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
@@ -20,7 +24,8 @@ from crmkit.errors import (
     UnitOfWorkClosed,
     ValidationError,
 )
-from crmkit.events import DomainEvent, _check_class
+from crmkit.events import DomainEvent, ParkedEvent, RelayReport, _check_class
+from crmkit.storage._arguments import a_limit, ids
 
 if TYPE_CHECKING:
     from crmkit.storage import Store, UnitOfWork
@@ -48,6 +53,10 @@ def _seconds_problem(value: object) -> str | None:
     return None
 
 
+# A unit of work's own events, right after its commit: tried once here, then left to `relay`.
+_OWN = RelaySettings()
+
+
 def _key(value: object, name: str) -> str:
     problem = _check_key(value)
     if problem:
@@ -57,7 +66,7 @@ def _key(value: object, name: str) -> str:
 
 
 class CRM:
-    """A CRM over one store: opens units of work and publishes their events.
+    """A CRM over one store: opens units of work and delivers their events.
 
     Create one with `crmkit.open`, keep it for the life of the app, and open a unit of work for
     each thing a user does.
@@ -67,6 +76,9 @@ class CRM:
         clock: where "now" comes from; the system clock by default.
         tenant: the tenant of units of work that do not name one.
         custom_fields: the host's custom field declarations, checked on every customer write.
+        relay_on_commit: deliver a unit of work's events right after its own commit (see
+            `relay`). Turn it off in an app whose events a separate relay process delivers
+            (``crmkit relay``): its own subscribers would otherwise take them first.
     """
 
     def __init__(
@@ -76,6 +88,7 @@ class CRM:
         clock: Clock | None = None,
         tenant: str = DEFAULT_TENANT,
         custom_fields: CustomFieldSchema | None = None,
+        relay_on_commit: bool = True,
     ) -> None:
         missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
         if missing:
@@ -97,6 +110,11 @@ class CRM:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.tenant = _key(tenant, "tenant")
         self.custom_fields = custom_fields
+        if not isinstance(relay_on_commit, bool):
+            raise ValidationError.of(
+                "relay_on_commit", f"must be True or False, not {shown(relay_on_commit)}"
+            )
+        self.relay_on_commit = relay_on_commit
         self._handlers: defaultdict[type[DomainEvent], list[Callable[[Any], object]]] = defaultdict(
             list
         )
@@ -117,9 +135,11 @@ class CRM:
             read_only: refuse writes (`ReadOnlyError`), for reports and pages that only read.
                 On SQL stores the transaction itself is read-only; on SQLite it then takes no
                 write lock, so long reads never hold up writers.
-            connection: for SQL stores, a SQLAlchemy ``Connection`` of the host's to work on.
-                If it is inside a transaction, crmkit works in a savepoint of it, never commits
-                it, and publishes events only when the host commits.
+            connection: for SQL stores, a SQLAlchemy ``Connection`` or ``Session`` of the
+                host's to work on. If it is inside a transaction, crmkit works in a savepoint of
+                it and never commits it; its events are delivered only once the host's commit
+                has succeeded: right after it for a ``Session``, by `relay` for a
+                ``Connection`` (crmkit cannot see when a connection's commit succeeds).
         """
         if not isinstance(read_only, bool):
             raise ValidationError.of("read_only", f"must be True or False, not {shown(read_only)}")
@@ -128,7 +148,7 @@ class CRM:
             actor_id=_key(actor, "actor"),
             clock=self.clock,
             custom_fields=self.custom_fields,
-            on_commit=self._publish,
+            on_commit=self._relay_own,
             read_only=read_only,
             connection=connection,
         )
@@ -222,16 +242,121 @@ class CRM:
         if handler in handlers:
             handlers.remove(handler)
 
-    def _publish(self, events: Sequence[DomainEvent]) -> None:
-        # The writes are durable by now: a failing handler must not stop the others, so its
-        # error is logged with the event instead of raised.
-        for event in events:
-            for kind in type(event).__mro__:
-                for handler in list(self._handlers.get(kind, ())):
-                    try:
-                        handler(event)
-                    except Exception:  # noqa: BLE001 (one bad handler must not stop the rest)
-                        _log.exception("handler %r failed on %r", handler, event)
+    def relay(
+        self,
+        *,
+        limit: int | None = None,
+        attempts: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 3600.0,
+        lease: float = 300.0,
+    ) -> RelayReport:
+        """Deliver the outbox's pending events, of every tenant, to the subscribers.
+
+        Each event goes to every handler subscribed to its class or a base class, and is then
+        marked delivered. Delivery is at least once: a relay that dies before it marks an event
+        leaves it to the next relay, so a handler must do its work once per `event.id`. Events
+        of one aggregate go out in the order their transactions committed. Two relays at once
+        never take the same event: each claims its events for `lease` seconds.
+
+        If a handler raises, the error is logged, the event's other handlers still run, and the
+        event is tried again (all of its handlers) after `backoff` seconds, doubling each time
+        up to `max_backoff`; later events of its aggregate wait for it. After `attempts` tries
+        it is parked with its error (see `parked_events` and `retry_parked`), and its aggregate's
+        later events go on.
+
+        Examples:
+            >>> import crmkit
+            >>> crm = crmkit.open("memory://")
+            >>> crm.relay()
+            RelayReport(delivered=0, retried=0, parked=0)
+
+        Args:
+            limit: deliver at most this many events (all that are due, if not given).
+            attempts: how many times to try an event before it is parked.
+            backoff: seconds to wait before the second attempt.
+            max_backoff: the longest wait between attempts.
+            lease: seconds a claimed event is left to this relay before another may take it.
+
+        Returns:
+            How many events were delivered, will be tried again, and were parked.
+
+        Raises:
+            ValidationError: a bad argument.
+            StorageError: the store failed; events claimed but not settled are taken up
+                again once their lease runs out.
+        """
+        if limit is not None:
+            a_limit(limit)
+        settings = RelaySettings(
+            attempts=attempts, backoff=backoff, max_backoff=max_backoff, lease=lease
+        )
+        return _relay(
+            self.store.outbox,
+            handlers_of=self._handlers_of,
+            clock=self.clock,
+            settings=settings,
+            limit=limit,
+        )
+
+    def parked_events(self, *, tenant: str | None = None, limit: int = 100) -> list[ParkedEvent]:
+        """Events the relay gave up on, oldest first, with the error of their last attempt.
+
+        Args:
+            tenant: only this tenant's (every tenant's, if not given).
+            limit: at most this many (at most 100,000).
+        """
+        a_limit(limit)
+        tenant_id = None if tenant is None else _key(tenant, "tenant")
+        return [parked_event(c) for c in self.store.outbox.parked(tenant_id=tenant_id, limit=limit)]
+
+    def retry_parked(self, event_ids: Any = None, *, tenant: str | None = None) -> int:  # noqa: ANN401 (a collection of UUIDs)
+        """Make parked events pending again, with fresh attempts; the next `relay` tries them.
+
+        Args:
+            event_ids: the ids of the events to retry (every parked event, if not given).
+            tenant: only this tenant's.
+
+        Returns:
+            How many events were parked and are pending again.
+        """
+        wanted: list[UUID] | None = None if event_ids is None else ids(event_ids, "event_ids")
+        tenant_id = None if tenant is None else _key(tenant, "tenant")
+        return self.store.outbox.retry(now=self.clock.now(), tenant_id=tenant_id, ids=wanted)
+
+    def purge_delivered(self, *, older_than: float = 7 * 86400) -> int:
+        """Delete events delivered more than `older_than` seconds ago (a week by default).
+
+        Delivered events stay in the outbox until purged, for a look at what went out; the
+        relay looks through them for pending ones, so purge them regularly (``crmkit relay``
+        does it every hour).
+
+        Returns:
+            How many events were deleted.
+        """
+        seconds = _number(older_than, "older_than", at_least=0, at_most=100 * 366 * 86400)
+        return self.store.outbox.purge(before=self.clock.now() - timedelta(seconds=seconds))
+
+    def _handlers_of(self, kind: type[DomainEvent]) -> list[Callable[[Any], object]]:
+        return self._handlers.get(kind, [])
+
+    def _relay_own(self, events: Sequence[DomainEvent]) -> None:
+        """Right after a unit of work's commit: deliver its events, unless a relay does it."""
+        if not self.relay_on_commit or not events:
+            return
+        # The writes are durable by now: whatever goes wrong here must not look as if the
+        # unit of work failed. The events stay in the outbox for the next relay.
+        try:
+            _relay(
+                self.store.outbox,
+                handlers_of=self._handlers_of,
+                clock=self.clock,
+                settings=_OWN,
+                keys=[(e.tenant_id, e.id) for e in events],
+                known={(e.tenant_id, e.id): e for e in events},
+            )
+        except Exception:  # noqa: BLE001 (logged; the relay delivers them later)
+            _log.exception("delivering %d events after the commit failed", len(events))
 
     def create_all(self) -> None:
         """Create the store's tables if they are missing (for tests, notebooks and demos)."""
@@ -260,6 +385,7 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
     create: bool = False,
     verify_schema: bool = True,
     lock_timeout: float | None = None,
+    relay_on_commit: bool = True,
 ) -> CRM:
     """Open a CRM on the store at `url`.
 
@@ -276,6 +402,7 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
             that another transaction holds; then the unit of work fails with `TransientError`.
             5 seconds if not given. On an `Engine` of your own, call
             `crmkit.storage.sql.configure_lock_timeout` instead. The memory store never waits.
+        relay_on_commit: deliver a unit of work's events right after its commit (see `CRM`).
     """
     from crmkit.storage import open_store
 
@@ -284,7 +411,13 @@ def open(  # noqa: A001 (the library's entry point, like io.open and sqlite3.con
             raise ValidationError.of(name, f"must be True or False, not {shown(flag)}")
     store = open_store(url, lock_timeout=lock_timeout)
     try:
-        crm = CRM(store, clock=clock, tenant=tenant, custom_fields=custom_fields)
+        crm = CRM(
+            store,
+            clock=clock,
+            tenant=tenant,
+            custom_fields=custom_fields,
+            relay_on_commit=relay_on_commit,
+        )
         if create:
             crm.create_all()
         if verify_schema:

@@ -1,7 +1,8 @@
 """A unit of work can join the host's own SQLAlchemy connection and transaction.
 
 crmkit then works in a savepoint, never commits or rolls back the host's transaction, undoes
-only its own part when it fails, and publishes its events only once the host commits.
+only its own part when it fails, and its events go out only once the host's commit has
+succeeded: from the outbox, by the relay (a connection) or right after the commit (a Session).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def test_work_in_the_hosts_transaction_lands_and_is_published_when_the_host_comm
         assert connection.in_transaction()  # crmkit did not commit the host's transaction
         assert published == []
         connection.commit()
+    assert published == []  # crmkit cannot see a connection's commit succeed: the relay can
+    assert crm.relay().delivered == 1
     assert len(published) == 1
     assert count(crm) == 1
 
@@ -84,6 +87,7 @@ def test_nothing_lands_and_nothing_is_published_when_the_host_rolls_back(
         with crm.unit_of_work(actor="li", connection=connection) as uow:
             register(uow, Customer(name="Globex", owner_id="li"))
         connection.commit()
+    crm.relay()
     assert [e.owner_id for e in published] == ["li"]
     assert count(crm) == 1
 
@@ -110,6 +114,7 @@ def test_a_failure_undoes_only_crmkits_part_and_the_host_carries_on(
     with engine.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(notes)) == 2
     assert count(crm) == 1
+    crm.relay()
     assert published == []
 
 

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 import crmkit
 import crmkit.customers
 from crmkit import EmailAddress, PhoneNumber, migrate
-from crmkit.customers import Contact, Customer
+from crmkit.customers import Contact, Customer, CustomerRegistered, register_customer
 from crmkit.errors import SchemaVersionError, ValidationError
 from crmkit.storage.sql import SqlStore, build_tables
 from crmkit.storage.sql._rows import contact_values, customer_values
@@ -91,7 +91,7 @@ def test_upgrading_an_empty_database_builds_what_create_all_builds(
     _drop(engine, prefix)
     SqlStore(engine, tables=build_tables(prefix=prefix)).create_all()
     assert _schema(engine, prefix) == migrated
-    assert len(migrated) == 4
+    assert len(migrated) == 6
     # create_all records the revision, so migrations carry on from there.
     assert migrate.current(engine, prefix=prefix) == migrate.head()
 
@@ -132,11 +132,11 @@ def test_the_hosts_autogenerate_proposes_nothing_for_crmkits_tables(
             host.drop_all(connection)
 
 
-def test_a_database_one_migration_behind_is_refused_then_upgraded_keeping_its_data(
+def test_a_database_from_before_contact_keys_is_refused_then_upgraded_keeping_its_data(
     engine: sa.Engine, prefix: str
 ) -> None:
     script = ScriptDirectory.from_config(migrate._config(prefix, None))
-    previous = str(script.get_revision(migrate.head()).down_revision)
+    previous = str(script.get_revision("0002").down_revision)
     migrate.upgrade(engine, prefix=prefix, revision=previous)
     # Data written by the crmkit of the previous revision: customers and their contacts.
     boss = Contact(
@@ -237,7 +237,7 @@ def test_a_migration_on_a_connection_outside_a_transaction_is_committed(
         migrate.upgrade(connection, prefix=prefix)
         assert not connection.in_transaction()
     assert migrate.current(engine, prefix=prefix) == migrate.head()
-    assert len(_schema(engine, prefix)) == 4
+    assert len(_schema(engine, prefix)) == 6
 
 
 def test_tables_made_without_migrations_are_recognised_and_adopted_by_stamping(
@@ -283,10 +283,10 @@ def test_upgrade_never_goes_back_nor_downgrade_forward(engine: sa.Engine, prefix
     migrate.upgrade(engine, prefix=prefix)
     for older in ("0001", "base"):
         with pytest.raises(
-            ValidationError, match=f"revision: .* are at revision 0002, past {older}"
+            ValidationError, match=f"revision: .* are at revision 0003, past {older}"
         ):
             migrate.upgrade(engine, prefix=prefix, revision=older)
-    assert migrate.current(engine, prefix=prefix) == "0002"
+    assert migrate.current(engine, prefix=prefix) == "0003"
     migrate.downgrade(engine, prefix=prefix, revision="0001")
     with pytest.raises(ValidationError, match="at revision 0001, before 0002.*crmkit migrate"):
         migrate.downgrade(engine, prefix=prefix, revision="0002")
@@ -299,3 +299,25 @@ def test_upgrade_never_goes_back_nor_downgrade_forward(engine: sa.Engine, prefix
     assert _schema(engine, prefix) == {}
     with pytest.raises(ValidationError, match="no crmkit revision recorded"):
         migrate.downgrade(engine, prefix=prefix, revision="0001")
+
+
+def test_a_database_from_before_the_outbox_is_upgraded_and_then_delivers_events(
+    engine: sa.Engine, prefix: str
+) -> None:
+    migrate.upgrade(engine, prefix=prefix, revision="0002")
+    store = SqlStore(engine, tables=build_tables(prefix=prefix))
+    with pytest.raises(SchemaVersionError, match="revision 0002.*crmkit migrate"):
+        store.verify_schema()
+    migrate.upgrade(engine, prefix=prefix)
+    crm = crmkit.CRM(store, relay_on_commit=False)
+    seen: list[CustomerRegistered] = []
+    crm.subscribe(CustomerRegistered, seen.append)
+    with crm.unit_of_work(actor="li") as uow:
+        register_customer(uow, Customer(name="Acme", owner_id="li"))
+    assert crm.relay().delivered == 1
+    assert len(seen) == 1
+    # Down (the outbox goes, with what it held) and up again.
+    migrate.downgrade(engine, prefix=prefix, revision="0002")
+    assert not sa.inspect(engine).has_table(f"{prefix}outbox")
+    migrate.upgrade(engine, prefix=prefix)
+    store.verify_schema()

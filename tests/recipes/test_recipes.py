@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from crmkit.customers import CustomerRegistered
+import crmkit
+from crmkit.customers import Customer, CustomerRegistered, register_customers
+from crmkit.storage.sql import SqlStore
 
 # Relative: under --import-mode=importlib the tests are not on sys.path as a package.
 from ..contract.conftest import server_url  # noqa: TID252
@@ -122,3 +126,62 @@ def test_plain_session_commits_or_rolls_back_both(url: str) -> None:
     engine.dispose()
     assert rows(url, "crmkit_customers") == 2
     assert rows(url, "app_import_batches") == 1
+
+
+def test_a_relay_worker_delivers_what_the_app_committed_once(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crmkit.__main__ import main
+
+    app = crmkit.CRM(SqlStore.from_url(url), relay_on_commit=False)  # the worker delivers
+    app.create_all()
+    with app.unit_of_work(actor="li.na") as uow:
+        register_customers(uow, [Customer(name=n, owner_id="li.na") for n in ("Acme", "Globex")])
+    monkeypatch.chdir(EXAMPLES)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    worker = ["relay", url, "--subscribe", "relay_worker:subscribe", "--once"]
+    assert main(worker) == 0
+    assert capsys.readouterr().out == "2 events delivered, 0 to be tried again, 0 parked\n"
+    assert main(worker) == 0  # delivered and marked: nothing left
+    assert capsys.readouterr().out.startswith("0 events delivered")
+    app.close()
+    assert rows(url, "app_welcome_mails") == 2
+
+
+def test_the_relay_worker_runs_until_stopped(url: str) -> None:
+    app = crmkit.CRM(SqlStore.from_url(url), relay_on_commit=False)
+    app.create_all()
+    command = [
+        sys.executable, "-m", "crmkit", "relay", url,
+        "--subscribe", "relay_worker:subscribe", "--poll", "0.05",
+    ]  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": str(EXAMPLES.parent / "src")}
+    with subprocess.Popen(
+        command, cwd=EXAMPLES, env=environment, stdout=subprocess.PIPE, text=True
+    ) as worker:
+        try:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().startswith("relaying crmkit's events every 0.05 s")
+            with app.unit_of_work(actor="li.na") as uow:
+                register_customers(uow, [Customer(name="Acme", owner_id="li.na")])
+            assert worker.stdout.readline() == "1 event delivered, 0 to be tried again, 0 parked\n"
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=30)
+            app.close()
+    assert code == 0
+    assert rows(url, "app_welcome_mails") == 1
+
+
+def test_the_relay_command_refuses_a_subscriber_it_cannot_load(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from crmkit.__main__ import main
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    for spec, problem in [
+        ("nocolon", "must be MODULE:FUNCTION"),
+        ("no_such_module_h:subscribe", "cannot load no_such_module_h:subscribe"),
+    ]:
+        assert main(["relay", url, "--subscribe", spec, "--once"]) == 1
+        assert problem in capsys.readouterr().err

@@ -14,6 +14,7 @@ from crmkit.customers import Customer, CustomFieldSchema, Interaction
 
 if TYPE_CHECKING:
     from crmkit.events import DomainEvent
+    from crmkit.storage._outbox import Outbox
     from crmkit.storage._unit_of_work import UnitOfWork
 
 __all__ = ["CustomerRepository", "EventSink", "InteractionRepository", "Store"]
@@ -177,6 +178,11 @@ class InteractionRepository(Protocol):
 
 class Store(Protocol):
     """A place to keep a CRM's data: opens units of work on it."""
+
+    @property
+    def outbox(self) -> Outbox:
+        """The events its units of work recorded, until a relay has delivered them."""
+        ...
 
     def unit_of_work(
         self,

@@ -42,8 +42,9 @@ class UnitOfWork(abc.ABC):
     """One transaction against a store, for one tenant, done by one actor.
 
     Use it as a context manager: it commits when the block ends normally and rolls back when
-    the block raises. The events recorded with `record` are published to the CRM's subscribers
-    only after the commit; a rollback drops them.
+    the block raises. The events recorded with `record` are written to the store's outbox in
+    the same transaction, and reach the CRM's subscribers only after the commit; a rollback
+    drops them.
 
     Examples:
         >>> import crmkit
@@ -104,7 +105,7 @@ class UnitOfWork(abc.ABC):
         return self._clock.now()
 
     def record(self, kind: type[E], /, **fields: Any) -> E:  # noqa: ANN401
-        """Record that something happened; it is published after a successful commit.
+        """Record that something happened; it is delivered after a successful commit.
 
         The tenant, the actor, the time and a new id are filled in.
 
@@ -119,8 +120,12 @@ class UnitOfWork(abc.ABC):
             ...                    previous_owner_id="li", owner_id="wang")
             >>> seen[0].owner_id, seen[0].actor_id
             ('wang', 'boss')
+
+        Raises:
+            ValidationError: `kind` is not an event class, or `fields` do not fit it.
+            ReadOnlyError: the unit of work is read-only (an event is written like a change).
         """
-        self._check_open()
+        self._check_writable()
         _check_record(kind, fields)
         event = kind(
             tenant_id=self.tenant_id,
@@ -145,7 +150,7 @@ class UnitOfWork(abc.ABC):
         return self._state is _State.OPEN
 
     def commit(self) -> None:
-        """Make every write durable, then publish the recorded events.
+        """Make every write durable, with the recorded events, then hand the events on.
 
         Raises:
             UnitOfWorkClosed: it already ended, or an earlier write failed (it is rolled back).

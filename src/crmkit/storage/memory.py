@@ -38,6 +38,7 @@ from crmkit.storage._arguments import (
     email_key,
     ids,
 )
+from crmkit.storage._outbox import MemoryOutbox
 from crmkit.storage._unit_of_work import UnitOfWork
 
 __all__ = ["MemoryStore"]
@@ -62,6 +63,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tables: _Tables = {_CUSTOMERS: {}, _INTERACTIONS: {}}
+        self.outbox = MemoryOutbox()
+        """The events committed units of work recorded, until a relay has delivered them."""
 
     def unit_of_work(self, *, connection: object = None, **kwargs: Any) -> MemoryUnitOfWork:  # noqa: ANN401
         """Begin a unit of work (see `Store.unit_of_work`); `connection` must be None."""
@@ -172,6 +175,7 @@ class MemoryUnitOfWork(UnitOfWork):
                     raise ConcurrencyError(kind, key, base)
             self._check_codes_at_commit()
             self._check_parents_at_commit()
+            add_events = store.outbox.add(self.tenant_id, self._events)
             for table, writes in self._writes.items():
                 rows = store._tables[table].setdefault(self.tenant_id, {})
                 for key, row in writes.items():
@@ -186,6 +190,7 @@ class MemoryUnitOfWork(UnitOfWork):
                     k for k, row in timeline.items() if _uuid(row["customer_id"]) in removed
                 ]:
                     del timeline[key]
+            add_events()
 
     def _check_codes_at_commit(self) -> None:
         written = self._writes[_CUSTOMERS]

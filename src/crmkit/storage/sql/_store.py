@@ -10,12 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, scoped_session
 
 from crmkit.errors import ConcurrencyError, DuplicateError, SchemaVersionError, ValidationError
 from crmkit.events import DomainEvent
 from crmkit.storage._arguments import a_lock_timeout
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
+from crmkit.storage.sql._outbox import SqlOutbox, write_events
 from crmkit.storage.sql._repositories import SqlCustomers, SqlInteractions
 from crmkit.storage.sql._statements import (
     BulkInsert,
@@ -74,6 +76,13 @@ def configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_connection: Any, _: object, __: object) -> None:  # noqa: ANN401
+        # A COMMIT that SQLite refused (a deferred foreign key) leaves its transaction open,
+        # and the pool, seeing the commit attempted, would hand the connection out like that.
+        if dbapi_connection.in_transaction:
+            dbapi_connection.rollback()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -157,6 +166,14 @@ class SqlStore:
         self._queries: CustomerQueries | None = None
         self._timelines: InteractionQueries | None = None
         self._statistics = PlannerStatistics(engine.dialect)
+        self._outbox: SqlOutbox | None = None
+
+    @property
+    def outbox(self) -> SqlOutbox:
+        """The events committed units of work recorded, until a relay has delivered them."""
+        if self._outbox is None:
+            self._outbox = SqlOutbox(self.engine, self.tables)
+        return self._outbox
 
     def customer_queries(self) -> CustomerQueries:
         """The statements that load customers and their contacts, built once per store."""
@@ -283,12 +300,27 @@ def _chain_driver_error(error: BaseException) -> None:
 class SqlUnitOfWork(UnitOfWork):
     """A unit of work in one database transaction (or one savepoint of the host's)."""
 
-    def __init__(self, store: SqlStore, *, connection: Connection | None, **kwargs: Any) -> None:  # noqa: ANN401
+    def __init__(
+        self,
+        store: SqlStore,
+        *,
+        connection: Connection | Session | scoped_session[Session] | None,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> None:
+        self._session: Session | None = None
+        if isinstance(connection, scoped_session):
+            connection = connection()
+        if isinstance(connection, Session):
+            # Its after_commit tells when the host's commit has succeeded.
+            self._session = connection
+            try:
+                connection = connection.connection()
+            except exc.SQLAlchemyError as e:
+                raise storage_error(e, "beginning a unit of work", store.engine.dialect.name) from e
         if connection is not None and not isinstance(connection, Connection):
             raise ValidationError.of(
                 "connection",
-                f"must be a SQLAlchemy Connection (a Session's is session.connection()), "
-                f"not {type(connection).__name__}",
+                f"must be a SQLAlchemy Connection or Session, not {type(connection).__name__}",
             )
         super().__init__(**kwargs)
         self._host_connection = connection is not None
@@ -332,6 +364,10 @@ class SqlUnitOfWork(UnitOfWork):
 
     def _commit(self) -> None:
         try:
+            if self._events:
+                write_events(
+                    self._connection, self._store, self.tenant_id, self._events, self.now()
+                )
             self._transaction.commit()
         except exc.SQLAlchemyError as e:
             raise storage_error(e, "committing", self._connection.dialect.name) from e
@@ -353,26 +389,35 @@ class SqlUnitOfWork(UnitOfWork):
         if not self._joined or not events:
             super()._publish(events)
             return
-        # Inside the host's transaction: our savepoint is released, but nothing is durable
-        # until the host commits. The events wait on the connection until then, and are
-        # dropped if the host rolls back.
-        connection = self._connection
-        connection.info.setdefault(_PENDING, []).append((self._on_commit, events))
-        if not event.contains(connection, "commit", _publish_pending):
-            event.listen(connection, "commit", _publish_pending)
-            event.listen(connection, "rollback", _drop_pending)
+        # Inside the host's transaction: the savepoint is released, but nothing is durable
+        # until the host commits, and a connection's commit event fires before the database
+        # commits (or fails to). The events are in the outbox, written in the host's
+        # transaction: a relay delivers them once that has committed. With a Session, its
+        # after_commit is the moment, so they go out then.
+        session = self._session
+        if session is None:
+            return
+        session.info.setdefault(_PENDING, []).append((self._on_commit, events))
+        if not event.contains(session, "after_commit", _deliver_pending):
+            event.listen(session, "after_commit", _deliver_pending)
+            event.listen(session, "after_rollback", _drop_pending)
 
 
 _PENDING = "crmkit.pending_events"
 
 
-def _publish_pending(connection: Connection) -> None:
-    """After the host's commit: publish what crmkit's units of work recorded in it."""
-    pending = connection.info.pop(_PENDING, [])
-    for publish, events in pending:
-        publish(events)
+def _deliver_pending(session: Session) -> None:
+    """After the host session's commit succeeded: deliver what crmkit recorded in it.
+
+    Events of a savepoint the host rolled back are not in the outbox, so none goes out.
+    """
+    if session.in_nested_transaction():
+        return  # the event fires for a released savepoint too: wait for the real commit
+    for deliver, events in session.info.pop(_PENDING, []):
+        deliver(events)
 
 
-def _drop_pending(connection: Connection) -> None:
-    """After the host's rollback: what crmkit recorded never happened."""
-    connection.info.pop(_PENDING, None)
+def _drop_pending(session: Session) -> None:
+    """After the host session's rollback: what crmkit recorded never happened."""
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from crmkit.errors import ValidationError
+from crmkit.storage.sql._outbox import add_outbox_tables
 from crmkit.storage.sql._types import Document, Id, Instant
 
 __all__ = ["NAMING_CONVENTION", "Tables", "build_tables"]
@@ -187,6 +188,7 @@ def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Table
         Index(f"ix_{prefix}contact_keys_customer", "tenant_id", "customer_id"),
         **_MYSQL,
     )
+    add_outbox_tables(metadata, prefix=prefix)
     return Tables(
         metadata, customers, contacts, interactions, contact_keys, prefix=prefix, schema=schema
     )

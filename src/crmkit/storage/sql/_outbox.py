@@ -1,0 +1,326 @@
+"""The SQL outbox: the ``outbox`` and ``outbox_streams`` tables, written with the unit of work.
+
+How the order of one aggregate's events is kept (see `crmkit.storage._outbox`): before a
+unit of work inserts its events, it bumps the counter of each of their streams in
+``outbox_streams`` (one upsert, streams in sorted order so two writers never deadlock). The
+row stays locked until the transaction ends, so a second writer of the same stream waits there
+and takes the next numbers only after the first has committed: numbers follow commit order.
+PostgreSQL and MariaDB need that lock; SQLite has a single writer at a time anyway.
+
+A relay claims events with ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL, MariaDB), so two
+relays at once pass over each other's rows instead of waiting or taking them twice, and marks
+them claimed (a lease) in the same short transaction; it delivers after that transaction, so
+no lock is held while handlers run (on SQLite a handler may then write through crmkit). On
+PostgreSQL the relay's own transactions commit without waiting for the disk
+(``synchronous_commit = off``): losing one in a crash only means an event goes out again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import pendulum
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from crmkit.events import DomainEvent
+from crmkit.storage._outbox import Claimed, Key, Settlement, outbox_record, runs
+from crmkit.storage.sql._errors import storage_error
+from crmkit.storage.sql._types import Document, Id, Instant
+
+if TYPE_CHECKING:
+    from crmkit.storage.sql._store import SqlStore
+    from crmkit.storage.sql._tables import Tables
+
+__all__ = ["SqlOutbox", "add_outbox_tables", "outbox_tables", "write_events"]
+
+_MYSQL: dict[str, Any] = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mysql_engine": "InnoDB",
+}
+STREAM_LENGTH = 64
+
+
+def add_outbox_tables(metadata: sa.MetaData, *, prefix: str) -> None:
+    """Define ``{prefix}outbox`` and ``{prefix}outbox_streams`` on `metadata`."""
+    name = f"{prefix}outbox"
+    sa.Table(
+        name,
+        metadata,
+        sa.Column("tenant_id", sa.String(64), nullable=False),
+        sa.Column("id", Id(), nullable=False),
+        # The aggregate the event is about, and its place among that aggregate's events.
+        sa.Column("stream", sa.String(STREAM_LENGTH), nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("kind", sa.String(200), nullable=False),
+        sa.Column("body", Document(), nullable=False),
+        # pending, delivered or parked.
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        # Not to be tried before then: a retry's pause, or a relay's lease.
+        sa.Column("due_at", Instant(), nullable=False),
+        sa.Column("claim", sa.String(36)),
+        sa.Column("delivered_at", Instant()),
+        sa.Column("error", sa.Text),
+        sa.PrimaryKeyConstraint("tenant_id", "id"),
+        sa.UniqueConstraint("tenant_id", "stream", "seq"),
+        sa.Index(f"ix_{name}_due", "tenant_id", "status", "due_at"),
+        **_MYSQL,
+    )
+    sa.Table(
+        f"{prefix}outbox_streams",
+        metadata,
+        sa.Column("tenant_id", sa.String(64), nullable=False),
+        sa.Column("stream", sa.String(STREAM_LENGTH), nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "stream"),
+        **_MYSQL,
+    )
+
+
+def outbox_tables(tables: Tables) -> tuple[sa.Table, sa.Table]:
+    """The ``outbox`` and ``outbox_streams`` tables among `tables`."""
+    where = f"{tables.schema}." if tables.schema else ""
+    found = tables.metadata.tables
+    return found[f"{where}{tables.prefix}outbox"], found[f"{where}{tables.prefix}outbox_streams"]
+
+
+def write_events(
+    connection: Connection,
+    store: SqlStore,
+    tenant_id: str,
+    events: Sequence[DomainEvent],
+    now: pendulum.DateTime,
+) -> None:
+    """Insert `events` into the outbox, in the unit of work's transaction, numbered per stream."""
+    outbox, streams = outbox_tables(store.tables)
+    records = [(event.id, *outbox_record(event)) for event in events]
+    counts: dict[str, int] = {}
+    for _, stream, _, _ in records:
+        counts[stream] = counts.get(stream, 0) + 1
+    last = _bump(connection, streams, tenant_id, counts)
+    seq = {stream: last[stream] - n for stream, n in counts.items()}
+    rows = []
+    for event_id, stream, kind, data in records:
+        seq[stream] += 1
+        # In the table's column order (see `add_outbox_tables`).
+        rows.append(
+            (tenant_id, event_id, stream, seq[stream], kind, data, "pending", 0, now, None, None,
+             None)
+        )  # fmt: skip
+    store.bulk_insert(outbox)(connection, rows)
+
+
+def _bump(
+    connection: Connection, streams: sa.Table, tenant_id: str, counts: dict[str, int]
+) -> dict[str, int]:
+    """Add `counts` to the streams' counters, locking their rows; the new counter of each."""
+    values = [{"tenant_id": tenant_id, "stream": s, "seq": counts[s]} for s in sorted(counts)]
+    dialect = connection.dialect.name
+    c = streams.c
+    upsert: sa.Insert
+    if dialect in ("mysql", "mariadb"):
+        on_mysql = mysql.insert(streams)
+        upsert = on_mysql.on_duplicate_key_update(seq=c.seq + on_mysql.inserted.seq)
+    else:
+        insert = postgresql.insert(streams) if dialect == "postgresql" else sqlite.insert(streams)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[c.tenant_id, c.stream], set_={"seq": c.seq + insert.excluded.seq}
+        )
+    # One statement per stream, in sorted order (executemany): two writers lock in one order.
+    connection.execute(upsert, values)
+    found: dict[str, int] = {}
+    names = sorted(counts)
+    for start in range(0, len(names), _CHUNK):
+        query = sa.select(c.stream, c.seq).where(
+            c.tenant_id == tenant_id, c.stream.in_(names[start : start + _CHUNK])
+        )
+        found.update((row[0], row[1]) for row in connection.execute(query))
+    return found
+
+
+_CHUNK = 1000
+
+
+class SqlOutbox:
+    """The outbox of a `SqlStore`: claims, settles, lists and retries events."""
+
+    def __init__(self, engine: Engine, tables: Tables) -> None:
+        self._engine = engine
+        self._outbox, self._streams = outbox_tables(tables)
+
+    def _run(self, doing: str, work: Any) -> Any:  # noqa: ANN401
+        try:
+            with self._engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # A claim or a mark lost in a crash only means an event is delivered
+                    # again, which at-least-once delivery allows: no need to wait for the
+                    # disk on every relay transaction.
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                return work(connection)
+        except exc.SQLAlchemyError as e:
+            raise storage_error(e, doing, self._engine.dialect.name) from e
+
+    def claim(
+        self,
+        *,
+        now: pendulum.DateTime,
+        until: pendulum.DateTime,
+        token: str,
+        limit: int,
+        keys: Sequence[Key] | None = None,
+    ) -> list[Claimed]:
+        """See `crmkit.storage._outbox.Outbox.claim`."""
+        o = self._outbox
+        earlier = o.alias("earlier")
+        waiting = (
+            sa.select(sa.literal(1))
+            .where(
+                earlier.c.tenant_id == o.c.tenant_id,
+                earlier.c.stream == o.c.stream,
+                earlier.c.status == "pending",
+                earlier.c.seq < o.c.seq,
+                earlier.c.due_at > now,
+            )
+            .exists()
+        )
+        query = (
+            sa.select(
+                o.c.tenant_id,
+                o.c.id,
+                o.c.stream,
+                o.c.seq,
+                o.c.kind,
+                o.c.body,
+                o.c.attempts,
+                o.c.error,
+            )
+            .where(o.c.status == "pending", o.c.due_at <= now, ~waiting)
+            .order_by(o.c.id)
+            .limit(limit)
+        )
+        if keys is not None:
+            if not keys:
+                return []
+            query = query.where(sa.tuple_(o.c.tenant_id, o.c.id).in_(list(keys)))
+        if self._engine.dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True, of=o)
+
+        def claim(connection: Connection) -> list[Claimed]:
+            candidates = [Claimed(*row) for row in connection.execute(query)]
+            if not candidates:
+                return []
+            streams = {(c.tenant_id, c.stream) for c in candidates}
+            heads = dict(self._heads(connection, streams))
+            taken = runs(candidates, heads)
+            if taken:
+                update = (
+                    o.update()
+                    .where(
+                        o.c.tenant_id == sa.bindparam("b_tenant"), o.c.id == sa.bindparam("b_id")
+                    )
+                    .values(claim=token, due_at=until)
+                )
+                connection.execute(update, [{"b_tenant": c.tenant_id, "b_id": c.id} for c in taken])
+            return taken
+
+        found: list[Claimed] = self._run("claiming events from the outbox", claim)
+        return found
+
+    def _heads(
+        self, connection: Connection, streams: set[tuple[str, str]]
+    ) -> list[tuple[tuple[str, str], int]]:
+        o = self._outbox
+        query = (
+            sa.select(o.c.tenant_id, o.c.stream, sa.func.min(o.c.seq))
+            .where(o.c.status == "pending", sa.tuple_(o.c.tenant_id, o.c.stream).in_(list(streams)))
+            .group_by(o.c.tenant_id, o.c.stream)
+        )
+        return [((tenant, stream), seq) for tenant, stream, seq in connection.execute(query)]
+
+    def settle(self, *, token: str, now: pendulum.DateTime, settled: Sequence[Settlement]) -> None:
+        """See `crmkit.storage._outbox.Outbox.settle`."""
+        o = self._outbox
+        update = (
+            o.update()
+            .where(
+                o.c.tenant_id == sa.bindparam("b_tenant"),
+                o.c.id == sa.bindparam("b_id"),
+                o.c.claim == token,
+            )
+            .values(
+                status=sa.bindparam("b_status"),
+                attempts=sa.bindparam("b_attempts"),
+                due_at=sa.bindparam("b_due", type_=Instant()),
+                error=sa.bindparam("b_error"),
+                delivered_at=sa.bindparam("b_delivered", type_=Instant()),
+                claim=None,
+            )
+        )
+        params = [
+            {
+                "b_tenant": s.tenant_id,
+                "b_id": s.id,
+                "b_status": s.status,
+                "b_attempts": s.attempts,
+                "b_due": s.due_at,
+                "b_error": s.error,
+                "b_delivered": now if s.status == "delivered" else None,
+            }
+            for s in settled
+        ]
+        self._run("marking events delivered", lambda connection: connection.execute(update, params))
+
+    def parked(self, *, tenant_id: str | None, limit: int) -> list[Claimed]:
+        """See `crmkit.storage._outbox.Outbox.parked`."""
+        o = self._outbox
+        query = (
+            sa.select(
+                o.c.tenant_id,
+                o.c.id,
+                o.c.stream,
+                o.c.seq,
+                o.c.kind,
+                o.c.body,
+                o.c.attempts,
+                o.c.error,
+            )
+            .where(o.c.status == "parked")
+            .order_by(o.c.tenant_id, o.c.id)
+            .limit(limit)
+        )
+        if tenant_id is not None:
+            query = query.where(o.c.tenant_id == tenant_id)
+        rows = self._run("listing parked events", lambda c: c.execute(query).all())
+        return [Claimed(*row) for row in rows]
+
+    def retry(
+        self, *, now: pendulum.DateTime, tenant_id: str | None, ids: Sequence[UUID] | None
+    ) -> int:
+        """See `crmkit.storage._outbox.Outbox.retry`."""
+        o = self._outbox
+        update = (
+            o.update()
+            .where(o.c.status == "parked")
+            .values(status="pending", attempts=0, due_at=now)
+        )
+        if tenant_id is not None:
+            update = update.where(o.c.tenant_id == tenant_id)
+        if ids is not None:
+            if not ids:
+                return 0
+            update = update.where(o.c.id.in_(list(ids)))
+        count: int = self._run("retrying parked events", lambda c: c.execute(update).rowcount)
+        return count
+
+    def purge(self, *, before: pendulum.DateTime) -> int:
+        """See `crmkit.storage._outbox.Outbox.purge`."""
+        o = self._outbox
+        delete = o.delete().where(o.c.status == "delivered", o.c.delivered_at < before)
+        count: int = self._run("deleting delivered events", lambda c: c.execute(delete).rowcount)
+        return count
