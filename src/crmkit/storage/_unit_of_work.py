@@ -7,7 +7,7 @@ import contextlib
 import enum
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import pendulum
 
@@ -24,11 +24,16 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent, _check_record
+from crmkit.storage._aggregates import Aggregate, Scope, WriteHook
 from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository
+
+if TYPE_CHECKING:
+    from crmkit.storage._repository import Repository
 
 __all__ = ["UnitOfWork"]
 
 E = TypeVar("E", bound=DomainEvent)
+T = TypeVar("T")
 
 
 class _State(enum.Enum):
@@ -84,6 +89,7 @@ class UnitOfWork(abc.ABC):
         read_only: bool = False,
     ) -> None:
         self.tenant_id = tenant_id
+        self.scope = Scope(tenant_id)
         self.actor_id = actor_id
         self.read_only = read_only
         self._clock = clock
@@ -96,8 +102,26 @@ class UnitOfWork(abc.ABC):
         self._old_versions: list[int] = []
         self._state = _State.OPEN
         self._failure: BaseException | None = None
+        self._repositories: dict[str, Any] = {}
+        # Called for every write through the repository core (a change log plugs in here).
+        self._write_hooks: list[WriteHook] = []
 
     # --- for services ------------------------------------------------------------------------
+
+    def repository(self, aggregate: Aggregate[T]) -> Repository[T]:
+        """The repository of `aggregate`'s records in this unit of work.
+
+        Raises:
+            ValidationError: the store does not hold `aggregate` (it was not registered).
+        """
+        if not isinstance(aggregate, Aggregate):
+            raise ValidationError.of(
+                "aggregate", f"must be an Aggregate, not {type(aggregate).__name__}"
+            )
+        found: Repository[T] | None = self._repositories.get(aggregate.table)
+        if found is None:
+            found = self._repositories[aggregate.table] = self._repository(aggregate)
+        return found
 
     def now(self) -> pendulum.DateTime:
         """The current instant from the CRM's clock (UTC)."""
@@ -321,6 +345,17 @@ class UnitOfWork(abc.ABC):
         """Hand `events` to the subscribers; SQL adapters joined to a host transaction defer it."""
         if events:
             self._on_commit(events)
+
+    def _bind(self) -> None:
+        """Give the unit of work the attributes registered aggregates ask for (`customers`)."""
+        from crmkit.storage._registry import bindings
+
+        for found in bindings():
+            setattr(self, found.attribute, self.repository(found.aggregate))  # type: ignore[arg-type]
+
+    @abc.abstractmethod
+    def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
+        """A new repository of `aggregate` on this adapter."""
 
     @abc.abstractmethod
     def _commit(self) -> None:

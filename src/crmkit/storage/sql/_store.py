@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -13,10 +13,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from crmkit.errors import ConcurrencyError, DuplicateError, SchemaVersionError, ValidationError
 from crmkit.events import DomainEvent
+from crmkit.storage._aggregates import Aggregate
 from crmkit.storage._arguments import a_lock_timeout
+from crmkit.storage._registry import registration
+from crmkit.storage._repository import Repository
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
-from crmkit.storage.sql._repositories import SqlCustomers, SqlInteractions
 from crmkit.storage.sql._statements import (
     BulkInsert,
     CustomerQueries,
@@ -37,6 +39,8 @@ __all__ = [
     "metadata",
     "tables",
 ]
+
+T = TypeVar("T")
 
 _DEFAULT_TABLES = build_tables()
 tables = _DEFAULT_TABLES
@@ -157,6 +161,14 @@ class SqlStore:
         self._queries: CustomerQueries | None = None
         self._timelines: InteractionQueries | None = None
         self._statistics = PlannerStatistics(engine.dialect)
+        self._children: dict[str, list[Aggregate[Any]]] = {}
+        for a in self.tables.aggregates.values():
+            if a.parent is not None:
+                self._children.setdefault(a.parent.table, []).append(a)
+
+    def children(self, table: str) -> list[Aggregate[Any]]:
+        """The aggregates whose records belong to records of `table` (removed with them)."""
+        return self._children.get(table, [])
 
     def customer_queries(self) -> CustomerQueries:
         """The statements that load customers and their contacts, built once per store."""
@@ -308,8 +320,20 @@ class SqlUnitOfWork(UnitOfWork):
                 connection.close()
             raise storage_error(e, "beginning a unit of work", store.engine.dialect.name) from e
         self._store = store
-        self.customers = SqlCustomers(self, store.tables)
-        self.interactions = SqlInteractions(self, store.tables)
+        self._bind()
+
+    def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
+        from crmkit.storage.sql._records import SqlRecords
+
+        known = self._store.tables.aggregates.get(aggregate.table)
+        if known is None or known.cls is not aggregate.cls:
+            raise ValidationError.of(
+                "aggregate", f"{aggregate.record} records are not held by this store"
+            )
+        found = registration(aggregate.table)
+        special = found.sql_class() if found is not None else None
+        made: Repository[T] = (special or SqlRecords)(self, aggregate)
+        return made
 
     @property
     def connection(self) -> Connection:

@@ -8,6 +8,7 @@ A naming convention gives every constraint the same name on every backend.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -26,6 +27,8 @@ from sqlalchemy import (
 )
 
 from crmkit.errors import ValidationError
+from crmkit.storage._aggregates import Aggregate
+from crmkit.storage._registry import registered
 from crmkit.storage.sql._types import Document, Id, Instant
 
 __all__ = ["NAMING_CONVENTION", "Tables", "build_tables"]
@@ -69,6 +72,9 @@ class Tables:
             a customer can be found by either (derived from ``contacts``; written with it).
         prefix: the prefix of every table name.
         schema: the database schema of the tables, or ``None`` for the default.
+        aggregates: the aggregates on the repository core whose tables are derived from their
+            declarations, by table name (without prefix).
+        records: those tables, by the same name.
     """
 
     metadata: MetaData
@@ -78,14 +84,30 @@ class Tables:
     contact_keys: Table
     prefix: str = "crmkit_"
     schema: str | None = None
+    aggregates: Mapping[str, Aggregate[Any]] = attrs.field(factory=dict)
+    records: Mapping[str, Table] = attrs.field(factory=dict)
+
+    def table(self, name: str) -> Table:
+        """The table of the records called `name` (``"customers"``), without prefix."""
+        found = self.records.get(name)
+        if found is None:
+            found = getattr(self, name)
+        return found
 
 
-def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Tables:
+def build_tables(
+    *,
+    prefix: str = "crmkit_",
+    schema: str | None = None,
+    aggregates: Iterable[Aggregate[Any]] = (),
+) -> Tables:
     """Define crmkit's tables on a new `MetaData`.
 
     Args:
         prefix: put before every table name (``crmkit_customers``).
         schema: the database schema to put them in (PostgreSQL), or ``None`` for the default.
+        aggregates: aggregates to hold besides the registered ones (see
+            `crmkit.storage.register`); their tables derive from their declarations.
     """
     if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise ValidationError.of(
@@ -187,6 +209,24 @@ def build_tables(*, prefix: str = "crmkit_", schema: str | None = None) -> Table
         Index(f"ix_{prefix}contact_keys_customer", "tenant_id", "customer_id"),
         **_MYSQL,
     )
+    from crmkit.storage.sql._records import record_table
+
+    declared = {a.table: a for a in (*registered(), *aggregates)}
+    fixed = {"customers": customers, "interactions": interactions}
+    records: dict[str, Table] = {}
+    for a in declared.values():
+        if a.table in fixed:
+            continue
+        above = None if a.parent is None else records.get(a.parent.table, fixed.get(a.parent.table))
+        records[a.table] = record_table(a, metadata, prefix=prefix, parent=above)
     return Tables(
-        metadata, customers, contacts, interactions, contact_keys, prefix=prefix, schema=schema
+        metadata,
+        customers,
+        contacts,
+        interactions,
+        contact_keys,
+        prefix=prefix,
+        schema=schema,
+        aggregates=declared,
+        records=records,
     )

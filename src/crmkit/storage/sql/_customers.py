@@ -43,7 +43,6 @@ from crmkit.storage.sql._rows import (
     interaction_from_row,
     interaction_row,
 )
-from crmkit.storage.sql._tables import Tables
 
 if TYPE_CHECKING:
     from crmkit.storage.sql._store import SqlUnitOfWork
@@ -65,9 +64,10 @@ def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
 class _Repository:
     """What the repositories share: the connection, and the tenant scope of every statement."""
 
-    def __init__(self, uow: SqlUnitOfWork, tables: Tables) -> None:
+    def __init__(self, uow: SqlUnitOfWork, aggregate: object) -> None:
+        del aggregate
         self._uow = uow
-        self._t = tables
+        self._t = uow._store.tables
         self._tenant = uow.tenant_id
 
     def _mine(self, table: sa.Table) -> sa.ColumnElement[bool]:

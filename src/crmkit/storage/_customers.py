@@ -1,0 +1,135 @@
+"""The customers capability on the repository core: its aggregates, and its memory queries.
+
+The memory store's special queries (`by_code`, `by_owner`, `by_phone`, `by_email`,
+`for_customer`) are here.
+
+The SQL store's are in `crmkit.storage.sql._customers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import pendulum
+
+from crmkit._contact_points import EmailAddress, PhoneNumber
+from crmkit.customers import Customer, Interaction
+from crmkit.errors import Issue, NotFound
+from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
+from crmkit.storage._arguments import a_key, a_page, a_phone, a_span, an_email, an_id, email_key
+from crmkit.storage.memory import MemoryRecords, Row
+
+__all__ = ["CUSTOMERS", "INTERACTIONS", "MemoryCustomers", "MemoryInteractions"]
+
+
+def _custom_field_issues(customer: Customer, uow: Any) -> list[Issue]:  # noqa: ANN401
+    schema = uow._custom_fields
+    if schema is None or not isinstance(customer.custom_fields, dict):
+        return []
+    found: list[Issue] = schema.issues(customer.custom_fields, path="custom_fields")
+    return found
+
+
+def _contact_ids(customer: Customer) -> list[UUID]:
+    return [p.id for p in customer.contacts]
+
+
+CUSTOMERS: Aggregate[Customer] = Aggregate(
+    Customer,
+    "customer",
+    "customers",
+    unique=(UniqueKey("code"), UniqueKey("id", record="contact", values=_contact_ids)),
+    indexes={"owner": ("owner_id", "id")},
+    issues=_custom_field_issues,
+)
+"""Customers with their contacts: codes, and contact ids, are unique in a tenant."""
+
+INTERACTIONS: Aggregate[Interaction] = Aggregate(
+    Interaction,
+    "interaction",
+    "interactions",
+    parent=Parent("customer", "customers", "customer_id"),
+    immutable={"customer_id": "an interaction cannot move to another customer"},
+    indexes={"timeline": ("customer_id", "occurred_at", "id")},
+    columns={"kind": 16, "actor_id": 64, "summary": None},
+    order=("id", "version", "customer_id", "contact_id"),
+)
+"""The customer timelines: each interaction belongs to a customer and goes with it."""
+
+
+class MemoryCustomers(MemoryRecords[Customer]):
+    """`CustomerRepository` on the memory store."""
+
+    def by_code(self, code: str) -> Customer:
+        """See `CustomerRepository.by_code`."""
+        self._uow._check_open()
+        a_key(code, "code")
+        for key, record in self._uow._scan(self._name):
+            if record.row["code"] == code:
+                return self._from(key, record)
+        raise NotFound("customer with code", code)
+
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Customer]:
+        """See `CustomerRepository.by_owner`."""
+        self._uow._check_open()
+        a_key(owner_id, "owner_id")
+        a_page(after, limit)
+        keys = sorted(
+            k
+            for k, r in self._uow._scan(self._name)
+            if r.row["owner_id"] == owner_id and (after is None or k > after)
+        )
+        return self._load(keys[:limit])
+
+    def by_phone(self, phone: PhoneNumber | str) -> list[Customer]:
+        """See `CustomerRepository.by_phone`."""
+        self._uow._check_open()
+        value = a_phone(phone, "phone")
+        return self._having(lambda contact: value in contact["phones"])
+
+    def by_email(self, email: EmailAddress | str) -> list[Customer]:
+        """See `CustomerRepository.by_email`."""
+        self._uow._check_open()
+        value = an_email(email, "email")
+        return self._having(lambda contact: value in {email_key(e) for e in contact["emails"]})
+
+    def _having(self, test: Callable[[Row], bool]) -> list[Customer]:
+        keys = sorted(
+            k for k, r in self._uow._scan(self._name) if any(map(test, r.row["contacts"]))
+        )
+        return self._load(keys)
+
+
+class MemoryInteractions(MemoryRecords[Interaction]):
+    """`InteractionRepository` on the memory store."""
+
+    def for_customer(
+        self,
+        customer_id: UUID,
+        *,
+        since: pendulum.DateTime | None = None,
+        until: pendulum.DateTime | None = None,
+    ) -> list[Interaction]:
+        """See `InteractionRepository.for_customer`."""
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
+        span = a_span(since, until)
+        if span is None:
+            return []
+        since, until = span
+        found = [
+            self._from(key, record)
+            for key, record in self._uow._scan(self._name)
+            if record.parent == customer_id
+        ]
+        found = [
+            i
+            for i in found
+            if (since is None or i.occurred_at >= since)
+            and (until is None or i.occurred_at < until)
+        ]
+        return sorted(found, key=lambda i: (i.occurred_at, i.id))

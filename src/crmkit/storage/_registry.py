@@ -1,0 +1,80 @@
+"""The aggregates a store holds: capabilities register theirs, the composition root wires them.
+
+In the spirit of cattrs' ``configure_converter``: the storage core names no capability. A
+capability registers each aggregate with the attribute a unit of work shows it as
+(``uow.customers``) and, where it has special queries, the repository classes of each adapter.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import attrs
+
+from crmkit.errors import ValidationError
+from crmkit.storage._aggregates import Aggregate
+
+__all__ = ["Registration", "register", "registered", "registration"]
+
+
+@attrs.frozen
+class Registration:
+    """How the stores hold one aggregate.
+
+    Attributes:
+        aggregate: the declaration.
+        attribute: the unit of work's attribute for its repository (``"customers"``), if any.
+        memory: the memory store's repository class, if not the core's `MemoryRecords`.
+        sql: the SQL store's repository class as ``"module:Class"`` (imported when first used,
+            so that importing crmkit does not import SQLAlchemy), if not the core's.
+    """
+
+    aggregate: Aggregate[Any]
+    attribute: str | None = None
+    memory: type | None = None
+    sql: str | None = None
+
+    def sql_class(self) -> type | None:
+        """The SQL repository class, imported."""
+        if self.sql is None:
+            return None
+        module, _, name = self.sql.partition(":")
+        found: type = getattr(importlib.import_module(module), name)
+        return found
+
+
+_REGISTERED: dict[str, Registration] = {}
+
+
+def register(
+    aggregate: Aggregate[Any],
+    *,
+    attribute: str | None = None,
+    memory: type | None = None,
+    sql: str | None = None,
+) -> None:
+    """Make every store made from now on hold `aggregate` (see `Registration`).
+
+    Registering the same table twice replaces the first registration.
+    """
+    if not isinstance(aggregate, Aggregate):
+        raise ValidationError.of(
+            "aggregate", f"must be an Aggregate, not {type(aggregate).__name__}"
+        )
+    _REGISTERED[aggregate.table] = Registration(aggregate, attribute, memory, sql)
+
+
+def registered() -> list[Aggregate[Any]]:
+    """The registered aggregates, parents before their children (in registration order)."""
+    return [r.aggregate for r in _REGISTERED.values()]
+
+
+def registration(table: str) -> Registration | None:
+    """The registration of the aggregate stored as `table`, if registered."""
+    return _REGISTERED.get(table)
+
+
+def bindings() -> list[Registration]:
+    """The registrations that give a unit of work an attribute."""
+    return [r for r in _REGISTERED.values() if r.attribute is not None]
