@@ -20,7 +20,6 @@ from crmkit.errors import (
     DuplicateError,
     NotFound,
     StorageError,
-    ValidationError,
 )
 from crmkit.storage._arguments import (
     a_collection,
@@ -33,6 +32,7 @@ from crmkit.storage._arguments import (
     an_id,
     ids,
 )
+from crmkit.storage.sql._records import SqlRecords
 from crmkit.storage.sql._rows import (
     CONTACT_COLUMNS,
     contact_key_values,
@@ -40,8 +40,6 @@ from crmkit.storage.sql._rows import (
     customer_from_rows,
     customer_row,
     customer_values,
-    interaction_from_row,
-    interaction_row,
 )
 
 if TYPE_CHECKING:
@@ -336,54 +334,8 @@ class SqlCustomers(_Repository):
         self._write("removing a customer", remove)
 
 
-class SqlInteractions(_Repository):
-    """`InteractionRepository` on SQL tables."""
-
-    def _check(self, interaction: Interaction) -> None:
-        self._uow._check_writable()
-        self._uow._check_interaction(interaction)
-
-    def add(self, interaction: Interaction) -> None:
-        self._check(interaction)
-        if interaction.version != 0:
-            raise ValidationError.of(
-                "version", f"is {interaction.version}: the interaction is already stored"
-            )
-        t = self._t
-
-        def add(connection: Connection) -> bool:
-            parent = connection.scalar(
-                sa.select(sa.literal(1)).where(
-                    self._mine(t.customers), t.customers.c.id == interaction.customer_id
-                )
-            )
-            if parent is None:
-                return False  # nothing written
-            try:
-                connection.execute(
-                    t.interactions.insert(), interaction_row(self._tenant, interaction, 1)
-                )
-            except exc.IntegrityError as e:
-                if "customer" in str(e.orig).lower() and "foreign" in str(e.orig).lower():
-                    raise ConcurrencyError("customer", interaction.customer_id, None) from e
-                raise DuplicateError("interaction", "id", interaction.id) from e
-            return True
-
-        with self._uow._writing("adding an interaction"):
-            if self._run("adding an interaction", add):
-                self._uow._stamp(interaction, 1)
-                return
-        raise NotFound("customer", interaction.customer_id)
-
-    def get(self, interaction_id: UUID) -> Interaction:
-        self._uow._check_open()
-        an_id(interaction_id, "interaction_id")
-        query = self._uow._store.interaction_queries().one
-        params = {"tenant": self._tenant, "id": interaction_id}
-        rows = self._run("loading an interaction", lambda c: query(c, params))
-        if not rows:
-            raise NotFound("interaction", interaction_id)
-        return interaction_from_row(self._t.interactions.name, rows[0])
+class SqlInteractions(SqlRecords[Interaction]):
+    """`InteractionRepository` on SQL tables: the core, and the timeline query."""
 
     def for_customer(
         self,
@@ -392,6 +344,7 @@ class SqlInteractions(_Repository):
         since: pendulum.DateTime | None = None,
         until: pendulum.DateTime | None = None,
     ) -> list[Interaction]:
+        """See `InteractionRepository.for_customer`."""
         self._uow._check_open()
         an_id(customer_id, "customer_id")
         span = a_span(since, until)
@@ -400,67 +353,10 @@ class SqlInteractions(_Repository):
         since, until = span
         timelines = self._uow._store.interaction_queries().timeline
         query = timelines[since is not None, until is not None]
-        params: dict[str, Any] = {"tenant": self._tenant, "customer_id": customer_id}
+        params: dict[str, Any] = {"tenant": self._uow.tenant_id, "customer_id": customer_id}
         if since is not None:
             params["since"] = since
         if until is not None:
             params["until"] = until
         rows = self._run("loading a timeline", lambda c: query(c, params))
-        name = self._t.interactions.name
-        return [interaction_from_row(name, r) for r in rows]
-
-    def update(self, interaction: Interaction) -> None:
-        self._check(interaction)
-        table = self._t.interactions
-
-        def update(connection: Connection) -> bool:
-            """Whether the interaction moved to another customer (then nothing was written)."""
-            row = interaction_row(self._tenant, interaction, interaction.version + 1)
-            done = connection.execute(
-                table.update()
-                .where(
-                    self._mine(table),
-                    table.c.id == interaction.id,
-                    table.c.version == interaction.version,
-                    table.c.customer_id == interaction.customer_id,
-                )
-                .values(
-                    {k: v for k, v in row.items() if k not in ("tenant_id", "id", "customer_id")}
-                )
-            )
-            if done.rowcount != 1:
-                moved = connection.scalar(
-                    sa.select(table.c.customer_id).where(
-                        self._mine(table),
-                        table.c.id == interaction.id,
-                        table.c.version == interaction.version,
-                    )
-                )
-                if moved is not None:
-                    return True
-                raise ConcurrencyError("interaction", interaction.id, interaction.version)
-            return False
-
-        with self._uow._writing("updating an interaction"):
-            if not self._run("updating an interaction", update):
-                self._uow._stamp(interaction, interaction.version + 1)
-                return
-        raise ValidationError.of("customer_id", "an interaction cannot move to another customer")
-
-    def remove(self, interaction: Interaction) -> None:
-        self._uow._check_writable()
-        self._uow._check_removable(interaction, Interaction)
-        table = self._t.interactions
-
-        def remove(connection: Connection) -> None:
-            done = connection.execute(
-                table.delete().where(
-                    self._mine(table),
-                    table.c.id == interaction.id,
-                    table.c.version == interaction.version,
-                )
-            )
-            if done.rowcount != 1:
-                raise ConcurrencyError("interaction", interaction.id, interaction.version)
-
-        self._write("removing an interaction", remove)
+        return [self._from_row(r) for r in rows]

@@ -213,7 +213,7 @@ class SqlRecords(Repository[T]):
         data = {f.name: row[f.name] for f in self._fields}
         try:
             return _load.structure(data, self._aggregate.cls)
-        except CrmkitError as e:
+        except (CrmkitError, ValueError, KeyError, TypeError) as e:
             raise CorruptRecord(self._table.name, data.get("id", "?"), str(e)) from e
 
     def _duplicate(self, error: exc.IntegrityError, batch: Sequence[T]) -> CrmkitError:
@@ -244,6 +244,11 @@ class SqlRecords(Repository[T]):
         return sa.select(table).where(self._mine(table), where)
 
     def _load(self, keys: list[UUID]) -> list[T]:
+        if len(keys) == 1:
+            # A lookup by id: one statement compiled once per store (see `Select`).
+            scope = self._uow.scope.columns()
+            query = self._uow._store.select_by_id(self._table, tuple(scope))
+            return [self._from_row(r) for r in query(self._connection, {**scope, "id": keys[0]})]
         found: list[T] = []
         for chunk in chunks(keys):
             rows = self._connection.execute(self._select(self._table.c.id.in_(chunk)))

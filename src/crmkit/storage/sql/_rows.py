@@ -19,8 +19,6 @@ from crmkit.customers import (
     Customer,
     CustomerKind,
     DoNotContact,
-    Interaction,
-    InteractionKind,
     LifecycleStage,
     Tier,
 )
@@ -31,8 +29,6 @@ __all__ = [
     "contact_key_values",
     "customer_from_rows",
     "customer_row",
-    "interaction_from_row",
-    "interaction_row",
 ]
 
 Row = dict[str, Any]
@@ -190,42 +186,6 @@ def customer_from_rows(
             contacts=[_contact(p) for p in contacts],
         )
     except (CrmkitError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise CorruptRecord(table, _key(row), str(e)) from e
-
-
-def interaction_row(tenant_id: str, i: Interaction, version: int) -> Row:
-    """The ``interactions`` row of `i`, at `version`."""
-    return {
-        "tenant_id": tenant_id,
-        "id": i.id,
-        "version": version,
-        "customer_id": i.customer_id,
-        "contact_id": i.contact_id,
-        "kind": i.kind.value,
-        "occurred_at": i.occurred_at,
-        "actor_id": i.actor_id,
-        "summary": i.summary,
-    }
-
-
-def interaction_from_row(table: str, row: Mapping[Any, Any]) -> Interaction:
-    """The interaction stored in `row`.
-
-    Raises:
-        CorruptRecord: the row does not make a valid interaction.
-    """
-    try:
-        return Interaction(
-            id=row["id"],
-            version=row["version"],
-            customer_id=row["customer_id"],
-            contact_id=row["contact_id"],
-            kind=InteractionKind(row["kind"]),
-            occurred_at=row["occurred_at"],
-            actor_id=row["actor_id"],
-            summary=row["summary"],
-        )
-    except (CrmkitError, ValueError, KeyError, TypeError) as e:
         raise CorruptRecord(table, _key(row), str(e)) from e
 
 

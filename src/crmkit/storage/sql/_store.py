@@ -23,6 +23,7 @@ from crmkit.storage.sql._statements import (
     BulkInsert,
     CustomerQueries,
     InteractionQueries,
+    Select,
     customer_queries,
     interaction_queries,
 )
@@ -158,6 +159,7 @@ class SqlStore:
         self.tables = tables if tables is not None else _DEFAULT_TABLES
         self._owns_engine = False
         self._bulk: dict[str, BulkInsert] = {}
+        self._by_id: dict[tuple[str, tuple[str, ...]], Select] = {}
         self._queries: CustomerQueries | None = None
         self._timelines: InteractionQueries | None = None
         self._statistics = PlannerStatistics(engine.dialect)
@@ -181,6 +183,16 @@ class SqlStore:
         if self._timelines is None:
             self._timelines = interaction_queries(self.tables, self.engine.dialect)
         return self._timelines
+
+    def select_by_id(self, table: sa.Table, scope: tuple[str, ...]) -> Select:
+        """The SELECT of one row of `table` by ``:id`` within `scope`'s columns, compiled once."""
+        key = (table.name, scope)
+        query = self._by_id.get(key)
+        if query is None:
+            where = [table.c[c] == sa.bindparam(c) for c in scope]
+            statement = sa.select(table).where(*where, table.c.id == sa.bindparam("id"))
+            query = self._by_id[key] = Select(statement, self.engine.dialect)
+        return query
 
     def bulk_insert(self, table: sa.Table) -> BulkInsert:
         """The bulk INSERT of `table` for this store's dialect, compiled once."""

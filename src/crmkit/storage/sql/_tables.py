@@ -22,14 +22,13 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
 from crmkit.errors import ValidationError
 from crmkit.storage._aggregates import Aggregate
 from crmkit.storage._registry import registered
-from crmkit.storage.sql._types import Document, Id, Instant
+from crmkit.storage.sql._types import Document, Id
 
 __all__ = ["NAMING_CONVENTION", "Tables", "build_tables"]
 
@@ -168,28 +167,6 @@ def build_tables(
         **_MYSQL,
     )
 
-    interactions = Table(
-        f"{prefix}interactions",
-        metadata,
-        tenant(),
-        Column("id", Id(), nullable=False),
-        Column("version", Integer, nullable=False),
-        Column("customer_id", Id(), nullable=False),
-        Column("contact_id", Id()),
-        Column("kind", String(16), nullable=False),
-        Column("occurred_at", Instant(), nullable=False),
-        Column("actor_id", String(64), nullable=False),
-        Column("summary", Text, nullable=False),
-        PrimaryKeyConstraint("tenant_id", "id"),
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"],
-            [f"{parent}.tenant_id", f"{parent}.id"],
-            ondelete="CASCADE",
-        ),
-        Index(f"ix_{prefix}interactions_timeline", "tenant_id", "customer_id", "occurred_at", "id"),
-        **_MYSQL,
-    )
-
     contact_keys = Table(
         f"{prefix}contact_keys",
         metadata,
@@ -212,7 +189,7 @@ def build_tables(
     from crmkit.storage.sql._records import record_table
 
     declared = {a.table: a for a in (*registered(), *aggregates)}
-    fixed = {"customers": customers, "interactions": interactions}
+    fixed = {"customers": customers}
     records: dict[str, Table] = {}
     for a in declared.values():
         if a.table in fixed:
@@ -223,7 +200,7 @@ def build_tables(
         metadata,
         customers,
         contacts,
-        interactions,
+        records["interactions"],
         contact_keys,
         prefix=prefix,
         schema=schema,
