@@ -77,12 +77,12 @@ class Repository(abc.ABC, Generic[T]):
             return
         if a.parent is not None:
             wanted = list(dict.fromkeys(getattr(obj, a.parent.field) for obj in batch))
-            found = self._read("loading parents", lambda: self._parents(wanted))
+            found = self._call("loading parents", lambda: self._parents(wanted))
             for key in wanted:
                 if key not in found:
                     raise NotFound(a.parent.record, key)
         with uow._writing(f"adding {a.table}"):
-            self._insert(batch)
+            self._call(f"adding {a.table}", lambda: self._insert(batch))
             for obj in batch:
                 uow._stamp(obj, 1)
             if uow._write_hooks:
@@ -97,7 +97,7 @@ class Repository(abc.ABC, Generic[T]):
         """
         self._uow._check_open()
         an_id(key, f"{self._aggregate.record}_id")
-        found = self._read(f"loading a {self._aggregate.record}", lambda: self._load([key]))
+        found = self._call(f"loading a {self._aggregate.record}", lambda: self._load([key]))
         if not found:
             raise NotFound(self._aggregate.record, key)
         return found[0]
@@ -106,7 +106,7 @@ class Repository(abc.ABC, Generic[T]):
         """The records with these ids that exist, in the order the ids were given."""
         self._uow._check_open()
         wanted = ids(keys, f"{self._aggregate.record}_ids")
-        found = self._read(f"loading {self._aggregate.table}", lambda: self._load(wanted))
+        found = self._call(f"loading {self._aggregate.table}", lambda: self._load(wanted))
         by_id = {obj.id: obj for obj in found}  # type: ignore[attr-defined]
         return [by_id[k] for k in wanted if k in by_id]
 
@@ -119,12 +119,12 @@ class Repository(abc.ABC, Generic[T]):
         a_limit(limit)
         if after is not None:
             an_id(after, "after")
-        return self._read(f"loading {self._aggregate.table}", lambda: self._page(after, limit))
+        return self._call(f"loading {self._aggregate.table}", lambda: self._page(after, limit))
 
     def count(self) -> int:
         """How many records the tenant has."""
         self._uow._check_open()
-        return self._read(f"counting {self._aggregate.table}", self._count)
+        return self._call(f"counting {self._aggregate.table}", self._count)
 
     def update(self, obj: T) -> None:
         """Store the changed record, if nobody changed it since it was read.
@@ -140,7 +140,7 @@ class Repository(abc.ABC, Generic[T]):
         version: int = obj.version  # type: ignore[attr-defined]
         before = self._before(obj)
         with uow._writing(f"updating a {a.record}"):
-            outcome = self._update_if(obj, version)
+            outcome = self._call(f"updating a {a.record}", lambda: self._update_if(obj, version))
             if outcome == STALE:
                 raise ConcurrencyError(a.record, obj.id, version)  # type: ignore[attr-defined]
             if outcome is None:
@@ -163,7 +163,8 @@ class Repository(abc.ABC, Generic[T]):
         version: int = obj.version  # type: ignore[attr-defined]
         before = self._before(obj)
         with uow._writing(f"removing a {a.record}"):
-            if not self._delete_if(obj.id, version):  # type: ignore[attr-defined]
+            key: UUID = obj.id  # type: ignore[attr-defined]
+            if not self._call(f"removing a {a.record}", lambda: self._delete_if(key, version)):
                 raise ConcurrencyError(a.record, obj.id, version)  # type: ignore[attr-defined]
             self._wrote(Operation.DELETE, obj.id, before, None)  # type: ignore[attr-defined]
 
@@ -185,7 +186,7 @@ class Repository(abc.ABC, Generic[T]):
         if not self._uow._write_hooks:
             return None
         key: UUID = obj.id  # type: ignore[attr-defined]
-        found = self._read(f"loading a {self._aggregate.record}", lambda: self._load([key]))
+        found = self._call(f"loading a {self._aggregate.record}", lambda: self._load([key]))
         return found[0] if found else None
 
     def _wrote(self, operation: Operation, key: UUID, before: T | None, after: T | None) -> None:
@@ -194,8 +195,8 @@ class Repository(abc.ABC, Generic[T]):
         for hook in self._uow._write_hooks:
             hook(write)
 
-    def _read(self, doing: str, action: Callable[[], R]) -> R:
-        """Run the read `action`; SQL adapters translate driver errors here."""
+    def _call(self, doing: str, action: Callable[[], R]) -> R:
+        """Run a hook, `doing` what it says; SQL adapters translate driver errors here."""
         del doing
         return action()
 

@@ -13,8 +13,7 @@ import pendulum
 
 from crmkit._clock import Clock
 from crmkit._ids import new_id
-from crmkit._validation import recheck
-from crmkit.customers import Customer, CustomFieldSchema, Interaction
+from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
     Conflict,
     CrmkitError,
@@ -300,46 +299,6 @@ class UnitOfWork(abc.ABC):
         self._stamped.append(obj)
         self._old_versions.append(obj.version)
         obj.version = version
-
-    def _check_customer(self, customer: Customer) -> None:
-        """Raise `ValidationError` for anything wrong with `customer`, custom fields included."""
-        if not isinstance(customer, Customer):
-            raise ValidationError.of("", f"must be a Customer, not {type(customer).__name__}")
-        found = recheck(customer)
-        if self._custom_fields is not None and isinstance(customer.custom_fields, dict):
-            found.extend(self._custom_fields.issues(customer.custom_fields, path="custom_fields"))
-        if found:
-            raise ValidationError(found)
-
-    def _check_new_customers(self, batch: list[Customer]) -> None:
-        """`_check_customer` for customers about to be added, which must not be stored yet.
-
-        In a batch of more than one, each issue's path starts with the customer's index.
-        """
-        for i, customer in enumerate(batch):
-            try:
-                self._check_customer(customer)
-                if customer.version != 0:
-                    raise ValidationError.of(
-                        "version", f"is {customer.version}: the customer is already stored"
-                    )
-            except ValidationError as e:
-                raise (e.under(f"[{i}]") if len(batch) > 1 else e) from None
-
-    def _check_removable(self, obj: object, kind: type) -> None:
-        """Raise `ValidationError` unless `obj` is a `kind` (a `Customer`, an `Interaction`)."""
-        if not isinstance(obj, kind):
-            raise ValidationError.of("", f"must be a {kind.__name__}, not {type(obj).__name__}")
-
-    def _check_interaction(self, interaction: Interaction) -> None:
-        """Raise `ValidationError` for anything wrong with `interaction`."""
-        if not isinstance(interaction, Interaction):
-            raise ValidationError.of(
-                "", f"must be an Interaction, not {type(interaction).__name__}"
-            )
-        found = recheck(interaction)
-        if found:
-            raise ValidationError(found)
 
     def _publish(self, events: list[DomainEvent]) -> None:
         """Hand `events` to the subscribers; SQL adapters joined to a host transaction defer it."""

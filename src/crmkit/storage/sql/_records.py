@@ -163,14 +163,25 @@ class SqlRecords(Repository[T]):
         self._t = tables
         self._table = tables.table(aggregate.table)
         self._fields = _fields(aggregate)
-        # The unique keys by constraint: by name (PostgreSQL, MariaDB/MySQL), by columns (SQLite).
-        self._keys: dict[str, str] = {"PRIMARY": "id"}
-        for constraint in self._table.constraints:
-            if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint):
-                names = [c.name for c in constraint.columns]
-                field = names[-1]
-                self._keys[str(constraint.name)] = field
-                self._keys[", ".join(f"{self._table.name}.{c}" for c in names)] = field
+        # What a DuplicateError names, by constraint: by the constraint's name (PostgreSQL,
+        # MariaDB/MySQL), and by its columns (SQLite).
+        self._keys: dict[str, tuple[str, str]] = {}
+        for table in self._written():
+            for constraint in table.constraints:
+                if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint):
+                    names = [c.name for c in constraint.columns]
+                    key = self._names(table, names)
+                    self._keys[str(constraint.name)] = key
+                    self._keys[", ".join(f"{table.name}.{c}" for c in names)] = key
+
+    def _written(self) -> list[sa.Table]:
+        """The tables a write of the aggregate writes rows to."""
+        return [self._table]
+
+    def _names(self, table: sa.Table, columns: list[str]) -> tuple[str, str]:
+        """The record and field a `DuplicateError` names for a unique `columns` of `table`."""
+        del table
+        return self._aggregate.record, columns[-1]
 
     # --- scope and translation ---------------------------------------------------------------
 
@@ -192,7 +203,7 @@ class SqlRecords(Repository[T]):
             uow._fail(error)
             raise error from e
 
-    def _read(self, doing: str, action: Callable[[], R]) -> R:
+    def _call(self, doing: str, action: Callable[[], R]) -> R:
         return self._run(doing, lambda _: action())
 
     @property
@@ -216,19 +227,24 @@ class SqlRecords(Repository[T]):
         except (CrmkitError, ValueError, KeyError, TypeError) as e:
             raise CorruptRecord(self._table.name, data.get("id", "?"), str(e)) from e
 
-    def _duplicate(self, error: exc.IntegrityError, batch: Sequence[T]) -> CrmkitError:
-        """The crmkit error for a broken constraint, found by the constraint's name."""
+    def _duplicate(
+        self, error: exc.IntegrityError, batch: Sequence[T], table: sa.Table | None = None
+    ) -> CrmkitError:
+        """The crmkit error for a constraint that a write to `table` broke, by its name."""
         a = self._aggregate
         found = violation(error)
         if found.foreign and a.parent is not None:
             parent = getattr(batch[0], a.parent.field) if len(batch) == 1 else None
             return ConcurrencyError(a.parent.record, parent, None)
         named = found.constraint if found.constraint is not None else ", ".join(found.columns or ())
-        field = self._keys.get(named)
-        if field is None:
+        if named == "PRIMARY":  # MariaDB/MySQL's name for the primary key of any table
+            named = str((table if table is not None else self._table).primary_key.name)
+        key = self._keys.get(named)
+        if key is None:
             return StorageError(f"writing {a.table} broke the constraint {named}: {error.orig}")
-        value = getattr(batch[0], field) if len(batch) == 1 else None
-        return DuplicateError(a.record, field, value)
+        record, field = key
+        own = record == a.record and len(batch) == 1
+        return DuplicateError(record, field, getattr(batch[0], field) if own else None)
 
     # --- hooks -------------------------------------------------------------------------------
 
