@@ -8,16 +8,34 @@ nothing else of the core.
 
 from __future__ import annotations
 
+from crmkit._converter import register_hooks
+from crmkit.customers import CustomFieldSchema
+from crmkit.customers._custom_values import configure_converter
 from crmkit.storage._customers import (
     CUSTOMERS,
     INTERACTIONS,
+    CustomerRepository,
+    InteractionRepository,
     MemoryCustomers,
     MemoryInteractions,
 )
 from crmkit.storage._registry import register
 
-__all__: list[str] = []
+__all__ = ["CustomFieldSchema", "CustomerRepository", "InteractionRepository", "Repositories"]
 
+
+class Repositories:
+    """The repositories of a unit of work, typed: one attribute per registered aggregate.
+
+    `UnitOfWork` inherits these annotations for type checkers and IDEs; at run time each unit
+    of work gets the repositories registered below.
+    """
+
+    customers: CustomerRepository
+    interactions: InteractionRepository
+
+
+register_hooks(configure_converter)
 register(
     CUSTOMERS,
     attribute="customers",

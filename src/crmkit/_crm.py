@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmkit._clock import Clock, SystemClock
+from crmkit._composition import CustomFieldSchema
 from crmkit._validation import key_text
-from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
     ConcurrencyError,
     CrmkitError,

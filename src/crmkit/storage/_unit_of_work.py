@@ -13,7 +13,6 @@ import pendulum
 
 from crmkit._clock import Clock
 from crmkit._ids import new_id
-from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
     Conflict,
     CrmkitError,
@@ -24,10 +23,19 @@ from crmkit.errors import (
 )
 from crmkit.events import DomainEvent, _check_record
 from crmkit.storage._aggregates import Aggregate, Scope, WriteHook
-from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository
+from crmkit.storage._protocols import EventSink, FieldRules
 
 if TYPE_CHECKING:
+    # The composition root types the repositories capabilities register (`uow.customers`).
+    from crmkit._composition import Repositories
     from crmkit.storage._repository import Repository
+else:
+
+    class Repositories:
+        """At run time, the registered repositories are set on each unit of work."""
+
+        __slots__ = ()
+
 
 __all__ = ["UnitOfWork"]
 
@@ -42,7 +50,7 @@ class _State(enum.Enum):
     FAILED = "failed"
 
 
-class UnitOfWork(abc.ABC):
+class UnitOfWork(Repositories, abc.ABC):
     """One transaction against a store, for one tenant, done by one actor.
 
     Use it as a context manager: it commits when the block ends normally and rolls back when
@@ -74,16 +82,13 @@ class UnitOfWork(abc.ABC):
             transaction: on SQLite it takes no write lock, so it never holds up a writer.
     """
 
-    customers: CustomerRepository
-    interactions: InteractionRepository
-
     def __init__(
         self,
         *,
         tenant_id: str,
         actor_id: str,
         clock: Clock,
-        custom_fields: CustomFieldSchema | None,
+        custom_fields: FieldRules | None,
         on_commit: EventSink,
         read_only: bool = False,
     ) -> None:

@@ -113,10 +113,6 @@ class MemoryStore:
         return table
 
 
-_load = make_converter(trusted=True)
-_dump = make_converter()
-
-
 class MemoryUnitOfWork(UnitOfWork):
     """A unit of work on a `MemoryStore`."""
 
@@ -258,14 +254,14 @@ class MemoryRecords(Repository[T]):
 
     def _record(self, obj: T, version: int) -> _Record:
         a = self._aggregate
-        row = _dump.unstructure(obj, a.cls)
+        row = make_converter().unstructure(obj, a.cls)
         row["version"] = version
         keys = tuple(k.of(obj) for k in a.unique)
         return _Record(row, keys, None if a.parent is None else getattr(obj, a.parent.field))
 
     def _from(self, key: UUID, record: _Record) -> T:
         try:
-            return _load.structure(record.row, self._aggregate.cls)
+            return make_converter(trusted=True).structure(record.row, self._aggregate.cls)
         except ValidationError as e:
             raise CorruptRecord(self._name, key, str(e)) from e
 

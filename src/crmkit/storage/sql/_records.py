@@ -49,8 +49,6 @@ R = TypeVar("R")
 # Rows fetched per ``IN (...)`` query: well under every backend's limit on bound parameters.
 CHUNK = 500
 _DEFAULT_LENGTH = 255
-_load = make_converter(trusted=True)
-_dump = make_converter()
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -104,9 +102,13 @@ def _fields(aggregate: Aggregate[Any]) -> tuple[_Field, ...]:
         elif hint is dt.date:
             column = sa.Date()
         else:
-            column, out = Document(), functools.partial(_dump.unstructure, unstructure_as=hint)
+            column, out = Document(), functools.partial(_unstructure, hint)
         found.append(_Field(name, column, nullable, out))
     return tuple(found)
+
+
+def _unstructure(hint: Any, value: Any) -> Any:  # noqa: ANN401
+    return make_converter().unstructure(value, hint)
 
 
 def _value(member: enum.Enum | None) -> Any:  # noqa: ANN401
@@ -223,7 +225,7 @@ class SqlRecords(Repository[T]):
     def _from_row(self, row: Any) -> T:  # noqa: ANN401
         data = {f.name: row[f.name] for f in self._fields}
         try:
-            return _load.structure(data, self._aggregate.cls)
+            return make_converter(trusted=True).structure(data, self._aggregate.cls)
         except (CrmkitError, ValueError, KeyError, TypeError) as e:
             raise CorruptRecord(self._table.name, data.get("id", "?"), str(e)) from e
 

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from crmkit._contact_points import EmailAddress, PhoneNumber
-from crmkit._converter import _custom_in, _custom_out, make_converter
+from crmkit._converter import make_converter
 from crmkit.customers import (
     Anniversary,
     BuyingRole,
@@ -22,6 +22,7 @@ from crmkit.customers import (
     LifecycleStage,
     Tier,
 )
+from crmkit.customers._custom_values import custom_in, custom_out
 from crmkit.errors import CorruptRecord, CrmkitError
 from crmkit.storage._arguments import email_key
 
@@ -32,8 +33,6 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
-_load = make_converter(trusted=True)
-_dump = make_converter()
 
 
 CUSTOMER_COLUMNS = (
@@ -78,13 +77,17 @@ def customer_values(tenant_id: str, c: Customer, version: int) -> tuple[Any, ...
     if c.tags:
         details["tags"] = sorted(c.tags)
     if c.custom_fields:
-        details["custom_fields"] = _custom_out(c.custom_fields)
+        details["custom_fields"] = custom_out(c.custom_fields)
     if c.preferences:
         details["preferences"] = list(c.preferences)
     if c.anniversaries:
-        details["anniversaries"] = _dump.unstructure(c.anniversaries, tuple[Anniversary, ...])
+        details["anniversaries"] = make_converter().unstructure(
+            c.anniversaries, tuple[Anniversary, ...]
+        )
     if c.do_not_contact:
-        details["do_not_contact"] = _dump.unstructure(c.do_not_contact, tuple[DoNotContact, ...])
+        details["do_not_contact"] = make_converter().unstructure(
+            c.do_not_contact, tuple[DoNotContact, ...]
+        )
     tier = c.tier
     return (
         tenant_id,
@@ -175,12 +178,12 @@ def customer_from_rows(
             timezone=row["timezone"],
             birthday=row["birthday"],
             tags=frozenset(details.get("tags", ())),
-            custom_fields=_custom_in(details.get("custom_fields", {}), None),
+            custom_fields=custom_in(details.get("custom_fields", {}), None),
             preferences=tuple(details.get("preferences", ())),
-            anniversaries=_load.structure(
+            anniversaries=make_converter(trusted=True).structure(
                 details.get("anniversaries", []), tuple[Anniversary, ...]
             ),
-            do_not_contact=_load.structure(
+            do_not_contact=make_converter(trusted=True).structure(
                 details.get("do_not_contact", []), tuple[DoNotContact, ...]
             ),
             contacts=[_contact(p) for p in contacts],
