@@ -41,6 +41,7 @@ register(
     attribute="customers",
     memory=MemoryCustomers,
     sql="crmkit.storage.sql._customers:SqlCustomers",
+    sql_tables="crmkit.storage.sql._customer_tables:customer_tables",
 )
 register(
     INTERACTIONS,

@@ -8,6 +8,7 @@ capability registers each aggregate with the attribute a unit of work shows it a
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -28,20 +29,32 @@ class Registration:
         memory: the memory store's repository class, if not the core's `MemoryRecords`.
         sql: the SQL store's repository class as ``"module:Class"`` (imported when first used,
             so that importing crmkit does not import SQLAlchemy), if not the core's.
+        sql_tables: a function ``(metadata, *, prefix, schema) -> {name: Table}`` that defines
+            the aggregate's tables, as ``"module:function"``, if not derived from the declaration.
     """
 
     aggregate: Aggregate[Any]
     attribute: str | None = None
     memory: type | None = None
     sql: str | None = None
+    sql_tables: str | None = None
 
     def sql_class(self) -> type | None:
         """The SQL repository class, imported."""
-        if self.sql is None:
-            return None
-        module, _, name = self.sql.partition(":")
-        found: type = getattr(importlib.import_module(module), name)
+        found: type | None = _imported(self.sql)
         return found
+
+    def sql_tables_function(self) -> Callable[..., dict[str, Any]] | None:
+        """The function that defines the aggregate's SQL tables, imported."""
+        found: Callable[..., dict[str, Any]] | None = _imported(self.sql_tables)
+        return found
+
+
+def _imported(path: str | None) -> Any:  # noqa: ANN401
+    if path is None:
+        return None
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 _REGISTERED: dict[str, Registration] = {}
@@ -53,6 +66,7 @@ def register(
     attribute: str | None = None,
     memory: type | None = None,
     sql: str | None = None,
+    sql_tables: str | None = None,
 ) -> None:
     """Make every store made from now on hold `aggregate` (see `Registration`).
 
@@ -62,7 +76,7 @@ def register(
         raise ValidationError.of(
             "aggregate", f"must be an Aggregate, not {type(aggregate).__name__}"
         )
-    _REGISTERED[aggregate.table] = Registration(aggregate, attribute, memory, sql)
+    _REGISTERED[aggregate.table] = Registration(aggregate, attribute, memory, sql, sql_tables)
 
 
 def registered() -> list[Aggregate[Any]]:

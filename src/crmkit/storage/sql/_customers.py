@@ -23,8 +23,8 @@ from crmkit.customers import Customer, Interaction
 from crmkit.errors import NotFound
 from crmkit.storage._arguments import a_key, a_page, a_phone, a_span, an_email, an_id
 from crmkit.storage._repository import STALE
-from crmkit.storage.sql._records import SqlRecords, chunks
-from crmkit.storage.sql._rows import (
+from crmkit.storage.sql._customer_queries import customer_queries, interaction_queries
+from crmkit.storage.sql._customer_rows import (
     CONTACT_COLUMNS,
     contact_key_values,
     contact_values,
@@ -32,6 +32,7 @@ from crmkit.storage.sql._rows import (
     customer_row,
     customer_values,
 )
+from crmkit.storage.sql._records import SqlRecords, chunks
 
 __all__ = ["SqlCustomers", "SqlInteractions"]
 
@@ -53,7 +54,7 @@ class SqlCustomers(SqlRecords[Customer]):
         return customer_from_rows(self._t.customers.name, row, contacts)
 
     def _many(self, connection: Connection, by: str, **params: Any) -> list[Customer]:  # noqa: ANN401
-        customers_query, contacts_query = self._uow._store.customer_queries().many[by]
+        customers_query, contacts_query = self._uow._store.prepared(customer_queries).many[by]
         params["tenant"] = self._uow.tenant_id
         rows = customers_query(connection, params)
         if not rows:
@@ -68,7 +69,7 @@ class SqlCustomers(SqlRecords[Customer]):
         # One customer: its row and its contacts' in one round trip (a LEFT JOIN), which saves
         # a query per lookup; lists of customers use _many's two queries instead, which do not
         # repeat the customer's columns on every contact's row.
-        query = self._uow._store.customer_queries().one[by]
+        query = self._uow._store.prepared(customer_queries).one[by]
         params["tenant"] = self._uow.tenant_id
         rows = query(connection, params)
         if not rows:
@@ -234,7 +235,7 @@ class SqlInteractions(SqlRecords[Interaction]):
         if span is None:
             return []
         since, until = span
-        timelines = self._uow._store.interaction_queries().timeline
+        timelines = self._uow._store.prepared(interaction_queries).timeline
         query = timelines[since is not None, until is not None]
         params: dict[str, Any] = {"tenant": self._uow.tenant_id, "customer_id": customer_id}
         if since is not None:

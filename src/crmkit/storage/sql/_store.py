@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -19,14 +19,7 @@ from crmkit.storage._registry import registration
 from crmkit.storage._repository import Repository
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
-from crmkit.storage.sql._statements import (
-    BulkInsert,
-    CustomerQueries,
-    InteractionQueries,
-    Select,
-    customer_queries,
-    interaction_queries,
-)
+from crmkit.storage.sql._statements import BulkInsert, Select
 from crmkit.storage.sql._statistics import PlannerStatistics
 from crmkit.storage.sql._tables import Tables, build_tables
 from crmkit.storage.sql._urls import create_engine, sqlite_file
@@ -160,8 +153,7 @@ class SqlStore:
         self._owns_engine = False
         self._bulk: dict[str, BulkInsert] = {}
         self._by_id: dict[tuple[str, tuple[str, ...]], Select] = {}
-        self._queries: CustomerQueries | None = None
-        self._timelines: InteractionQueries | None = None
+        self._cache: dict[str, Any] = {}
         self._statistics = PlannerStatistics(engine.dialect)
         self._children: dict[str, list[Aggregate[Any]]] = {}
         for a in self.tables.aggregates.values():
@@ -172,17 +164,13 @@ class SqlStore:
         """The aggregates whose records belong to records of `table` (removed with them)."""
         return self._children.get(table, [])
 
-    def customer_queries(self) -> CustomerQueries:
-        """The statements that load customers and their contacts, built once per store."""
-        if self._queries is None:
-            self._queries = customer_queries(self.tables, self.engine.dialect)
-        return self._queries
-
-    def interaction_queries(self) -> InteractionQueries:
-        """The statements that load interactions, built once per store."""
-        if self._timelines is None:
-            self._timelines = interaction_queries(self.tables, self.engine.dialect)
-        return self._timelines
+    def prepared(self, build: Callable[[Tables, sa.Dialect], T]) -> T:
+        """What `build` makes of this store's tables and dialect (statements), built once."""
+        key = f"{build.__module__}.{build.__qualname__}"
+        found: T | None = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = build(self.tables, self.engine.dialect)
+        return found
 
     def select_by_id(self, table: sa.Table, scope: tuple[str, ...]) -> Select:
         """The SELECT of one row of `table` by ``:id`` within `scope`'s columns, compiled once."""
