@@ -13,9 +13,11 @@ import attrs
 
 import crmkit
 from crmkit._validation import ON_SETATTR, Validated, check, instance_of, key_text, optional, text
+from crmkit.customers import Contact, Customer, Interaction, InteractionKind
 from crmkit.customers._model import _uuid
 from crmkit.storage import MemoryStore, Store, UnitOfWork
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
+from crmkit.storage._customers import CUSTOMERS, INTERACTIONS
 from crmkit.testing.contract import AggregateContract, SqlContract
 
 
@@ -83,3 +85,80 @@ class TestWidgetsOnPostgres(SqlContract, WidgetContract):
 class TestWidgetsOnMariaDB(SqlContract, WidgetContract):
     url = "env:CRMKIT_TEST_MYSQL_URL"
     machine_examples = 8
+
+
+# --- customers and interactions keep the same contract ------------------------------------------
+
+
+class CustomerContract(AggregateContract[Customer]):
+    aggregate = CUSTOMERS
+
+    def new(self, uow: UnitOfWork) -> Customer:
+        return Customer(
+            name="Acme",
+            owner_id="li",
+            code=f"C-{crmkit.new_id().hex[-12:]}",
+            contacts=[Contact(name="Li Wei")],
+        )
+
+    def change(self, obj: Customer) -> None:
+        obj.name = f"{obj.name[:90]}!"
+
+
+class InteractionContract(AggregateContract[Interaction]):
+    aggregate = INTERACTIONS
+    parent = CUSTOMERS
+
+    def new(self, uow: UnitOfWork) -> Interaction:
+        customer = Customer(name="Acme", owner_id="li")
+        uow.repository(CUSTOMERS).add(customer)
+        return Interaction(
+            customer_id=customer.id,
+            kind=InteractionKind.CALL,
+            occurred_at=crmkit.to_utc("2026-03-02T10:00:00+08:00"),
+            actor_id="li",
+            summary="asked for a quote",
+        )
+
+    def change(self, obj: Interaction) -> None:
+        obj.summary = f"{obj.summary[:3900]} and more"
+
+
+class TestCustomersInMemory(CustomerContract):
+    def make_store(self) -> Store:
+        return MemoryStore()
+
+
+class TestCustomersOnSqlite(SqlContract, CustomerContract):
+    url = "sqlite://"
+    machine_examples = 10
+
+
+class TestCustomersOnPostgres(SqlContract, CustomerContract):
+    url = "env:CRMKIT_TEST_POSTGRES_URL"
+    machine_examples = 5
+
+
+class TestCustomersOnMariaDB(SqlContract, CustomerContract):
+    url = "env:CRMKIT_TEST_MYSQL_URL"
+    machine_examples = 5
+
+
+class TestInteractionsInMemory(InteractionContract):
+    def make_store(self) -> Store:
+        return MemoryStore()
+
+
+class TestInteractionsOnSqlite(SqlContract, InteractionContract):
+    url = "sqlite://"
+    machine_examples = 10
+
+
+class TestInteractionsOnPostgres(SqlContract, InteractionContract):
+    url = "env:CRMKIT_TEST_POSTGRES_URL"
+    machine_examples = 5
+
+
+class TestInteractionsOnMariaDB(SqlContract, InteractionContract):
+    url = "env:CRMKIT_TEST_MYSQL_URL"
+    machine_examples = 5

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import abc
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -472,7 +473,9 @@ class SqlContract:
                 if os.environ.get("CI"):
                     pytest.fail(reason)
                 pytest.skip(reason)
-        prefix = cls.prefix or f"crmkit_c{os.getpid() % 100_000}_"
+        # Unique to the process and the class: classes never share (or drop) each other's.
+        mark = zlib.crc32(cls.__qualname__.encode()) % 0xFFFF
+        prefix = cls.prefix or f"crmkit_c{os.getpid() % 100_000}{mark:04x}_"
         tables = build_tables(prefix=prefix, aggregates=cls.aggregates())
         store = SqlStore.from_url(url)
         with store.engine.begin() as connection:
