@@ -6,25 +6,27 @@ versions, tenant isolation, unique keys, the parent and cascade, paging, and a s
 that checks the store agrees with the memory store on random operations.
 
 Examples:
-    A host's test module (see ``tests/contract/test_core.py`` in crmkit's sources)::
+    A host's test module (``tests/contract/test_core.py`` in crmkit's sources is one):
 
-        class WidgetContract(AggregateContract[Widget]):
-            aggregate, parent = WIDGETS, SHELVES
+    ```py
+    class WidgetContract(AggregateContract[Widget]):
+        aggregate, parent = WIDGETS, SHELVES
 
-            def new(self, uow):
-                shelf = Shelf(name="top")
-                uow.repository(SHELVES).add(shelf)
-                return Widget(shelf_id=shelf.id, code=f"W-{crmkit.new_id()}")
+        def new(self, uow):
+            shelf = Shelf(name="top")
+            uow.repository(SHELVES).add(shelf)
+            return Widget(shelf_id=shelf.id, code=f"W-{crmkit.new_id()}")
 
-            def change(self, widget):
-                widget.name = widget.name + "!"
+        def change(self, widget):
+            widget.name = widget.name + "!"
 
-        class TestWidgetsInMemory(WidgetContract):
-            def make_store(self):
-                return MemoryStore(aggregates=[SHELVES, WIDGETS])
+    class TestWidgetsInMemory(WidgetContract):
+        def make_store(self):
+            return MemoryStore(aggregates=[SHELVES, WIDGETS])
 
-        class TestWidgetsOnSqlite(SqlContract, WidgetContract):
-            url = "sqlite://"
+    class TestWidgetsOnSqlite(SqlContract, WidgetContract):
+        url = "sqlite://"
+    ```
 
 They need the ``testing`` extra (hypothesis and pytest).
 """
@@ -117,11 +119,13 @@ class AggregateContract(abc.ABC, Generic[T]):
     # --- the contract ----------------------------------------------------------------------------
 
     def test_an_added_record_reads_back_equal_at_version_1(self, crm: crmkit.CRM) -> None:
+        """An added record reads back equal at version 1."""
         obj = self._add(crm)
         assert obj.version == 1  # type: ignore[attr-defined]
         assert self._get(crm, obj.id) == obj  # type: ignore[attr-defined]
 
     def test_a_missing_record_is_not_found_and_a_bad_id_is_refused(self, crm: crmkit.CRM) -> None:
+        """A missing record is not found and a bad id is refused."""
         with crm.unit_of_work(actor="li", read_only=True) as uow:
             records = uow.repository(self.aggregate)
             with pytest.raises(NotFound):
@@ -131,12 +135,14 @@ class AggregateContract(abc.ABC, Generic[T]):
             assert uow.is_open
 
     def test_get_many_keeps_the_order_asked_and_skips_missing_ids(self, crm: crmkit.CRM) -> None:
+        """Get many keeps the order asked and skips missing ids."""
         first, second = self._add(crm), self._add(crm)
         keys = [second.id, crmkit.new_id(), first.id]  # type: ignore[attr-defined]
         with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
             assert uow.repository(self.aggregate).get_many(keys) == [second, first]
 
     def test_an_update_bumps_the_version_and_a_stale_one_conflicts(self, crm: crmkit.CRM) -> None:
+        """An update bumps the version and a stale one conflicts."""
         obj = self._add(crm)
         stale = self._get(crm, obj.id)  # type: ignore[attr-defined]
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
@@ -153,6 +159,7 @@ class AggregateContract(abc.ABC, Generic[T]):
         assert stale.version == 1  # type: ignore[attr-defined]
 
     def test_a_removed_record_is_gone_and_a_stale_removal_conflicts(self, crm: crmkit.CRM) -> None:
+        """A removed record is gone and a stale removal conflicts."""
         obj, kept = self._add(crm), self._add(crm)
         stale = self._get(crm, obj.id)  # type: ignore[attr-defined]
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
@@ -166,6 +173,7 @@ class AggregateContract(abc.ABC, Generic[T]):
         uow.rollback()
 
     def test_an_id_can_be_added_once(self, crm: crmkit.CRM) -> None:
+        """An id can be added once."""
         taken = self._add(crm).id  # type: ignore[attr-defined]
         uow = crm.unit_of_work(actor="li", tenant="acme")
         obj = self.new(uow)
@@ -176,6 +184,7 @@ class AggregateContract(abc.ABC, Generic[T]):
         assert (caught.value.kind, caught.value.field) == (self.aggregate.record, "id")
 
     def test_unique_keys_clash_within_a_tenant_only(self, crm: crmkit.CRM) -> None:
+        """Unique keys clash within a tenant only."""
         for key in self.aggregate.unique:
             if key.values is not None:
                 continue
@@ -195,6 +204,7 @@ class AggregateContract(abc.ABC, Generic[T]):
                     assert tenant == "globex", f"a second record took {key.field} {value!r}"
 
     def test_tenants_see_only_their_own_records(self, crm: crmkit.CRM) -> None:
+        """Tenants see only their own records."""
         obj = self._add(crm, tenant="acme")
         self._add(crm, tenant="globex")
         with crm.unit_of_work(actor="li", tenant="globex") as uow:
@@ -211,6 +221,7 @@ class AggregateContract(abc.ABC, Generic[T]):
         assert self._get(crm, obj.id) == obj  # type: ignore[attr-defined]
 
     def test_removing_the_parent_removes_its_records(self, crm: crmkit.CRM) -> None:
+        """Removing the parent removes its records."""
         if self.aggregate.parent is None or self.parent is None:
             pytest.skip("the aggregate has no parent")
         obj, other = self._add(crm), self._add(crm)
@@ -223,6 +234,7 @@ class AggregateContract(abc.ABC, Generic[T]):
         assert self._get(crm, other.id) == other  # type: ignore[attr-defined]
 
     def test_a_record_of_a_missing_parent_is_refused(self, crm: crmkit.CRM) -> None:
+        """A record of a missing parent is refused."""
         parent = self.aggregate.parent
         if parent is None:
             pytest.skip("the aggregate has no parent")
@@ -236,6 +248,7 @@ class AggregateContract(abc.ABC, Generic[T]):
             assert uow.is_open, "a refusal before any write spoils nothing"
 
     def test_fields_that_cannot_change_are_refused(self, crm: crmkit.CRM) -> None:
+        """Fields that cannot change are refused."""
         for field, problem in self.aggregate.immutable.items():
             obj, other = self._add(crm), self._add(crm)
             setattr(obj, field, getattr(other, field))
@@ -245,6 +258,7 @@ class AggregateContract(abc.ABC, Generic[T]):
                 assert uow.is_open
 
     def test_pages_walk_every_record_once_in_id_order(self, crm: crmkit.CRM) -> None:
+        """Pages walk every record once in id order."""
         added = [self._add(crm) for _ in range(5)]
         with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
             records = uow.repository(self.aggregate)
@@ -259,6 +273,7 @@ class AggregateContract(abc.ABC, Generic[T]):
         assert seen == sorted(added, key=lambda o: o.id)  # type: ignore[attr-defined]
 
     def test_a_batch_with_a_duplicate_inside_writes_none_of_it(self, crm: crmkit.CRM) -> None:
+        """A batch with a duplicate inside writes none of it."""
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
             batch = [self.new(uow) for _ in range(3)]
         batch.append(batch[0])
@@ -271,6 +286,7 @@ class AggregateContract(abc.ABC, Generic[T]):
             assert uow.repository(self.aggregate).count() == 0
 
     def test_a_read_only_unit_of_work_refuses_writes(self, crm: crmkit.CRM) -> None:
+        """A read-only unit of work refuses writes."""
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
             obj = self.new(uow)
         with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
@@ -279,6 +295,7 @@ class AggregateContract(abc.ABC, Generic[T]):
             assert uow.is_open
 
     def test_the_store_agrees_with_the_memory_store(self) -> None:
+        """The store agrees with the memory store."""
         store = self.make_store()
         try:
             if isinstance(store, MemoryStore):
