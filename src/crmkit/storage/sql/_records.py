@@ -192,10 +192,14 @@ class SqlRecords(Repository[T]):
         return sa.and_(*(table.c[k] == v for k, v in self._uow.scope.columns().items()))
 
     def _run(self, doing: str, action: Callable[[Connection], R]) -> R:
+        """`_call` for an action given the unit of work's connection."""
+        return self._call(doing, lambda: action(self._uow._connection))
+
+    def _call(self, doing: str, action: Callable[[], R]) -> R:
         uow = self._uow
         try:
             with uow._translate(doing):
-                return action(uow._connection)
+                return action()
         except CrmkitError:
             raise
         except Exception as e:
@@ -204,9 +208,6 @@ class SqlRecords(Repository[T]):
             error = StorageError(f"{doing} failed: {type(e).__name__}: {e}")
             uow._fail(error)
             raise error from e
-
-    def _call(self, doing: str, action: Callable[[], R]) -> R:
-        return self._run(doing, lambda _: action())
 
     @property
     def _connection(self) -> Connection:

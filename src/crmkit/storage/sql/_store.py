@@ -153,7 +153,7 @@ class SqlStore:
         self._owns_engine = False
         self._bulk: dict[str, BulkInsert] = {}
         self._by_id: dict[tuple[str, tuple[str, ...]], Select] = {}
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[Callable[..., Any], Any] = {}
         self._statistics = PlannerStatistics(engine.dialect)
         self._children: dict[str, list[Aggregate[Any]]] = {}
         for a in self.tables.aggregates.values():
@@ -166,10 +166,9 @@ class SqlStore:
 
     def prepared(self, build: Callable[[Tables, sa.Dialect], T]) -> T:
         """What `build` makes of this store's tables and dialect (statements), built once."""
-        key = f"{build.__module__}.{build.__qualname__}"
-        found: T | None = self._cache.get(key)
+        found: T | None = self._cache.get(build)
         if found is None:
-            found = self._cache[key] = build(self.tables, self.engine.dialect)
+            found = self._cache[build] = build(self.tables, self.engine.dialect)
         return found
 
     def select_by_id(self, table: sa.Table, scope: tuple[str, ...]) -> Select:
