@@ -121,8 +121,10 @@ class Write:
         record: the record name (``"customer"``).
         id: the record's id.
         operation: create, update or delete.
-        before: the record as stored before the write (``None`` for a create).
-        after: the record as written (``None`` for a delete).
+        before: the record as stored before the write (``None`` for a create), loaded for the
+            hooks.
+        after: the record as written (``None`` for a delete): the caller's own object, which
+            may change later, so a hook reads what it needs at once.
     """
 
     record: str

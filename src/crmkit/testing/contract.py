@@ -56,7 +56,7 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.storage import MemoryStore, Store, UnitOfWork
-from crmkit.storage._aggregates import Aggregate
+from crmkit.storage._aggregates import Aggregate, Operation, Write
 
 __all__ = ["AggregateContract", "SqlContract"]
 
@@ -293,6 +293,34 @@ class AggregateContract(abc.ABC, Generic[T]):
             with pytest.raises(ReadOnlyError):
                 uow.repository(self.aggregate).add(obj)
             assert uow.is_open
+
+    def test_every_write_reaches_the_write_hooks_with_before_and_after(
+        self, crm: crmkit.CRM
+    ) -> None:
+        """Every write reaches the write hooks, with before and after: a change log plugs in."""
+        seen: list[tuple[str, Any, Operation, Any, Any]] = []
+
+        def record(write: Write) -> None:
+            # A recorder reads the objects at once: `after` is the caller's own object.
+            before, after = crmkit.to_dict(write.before), crmkit.to_dict(write.after)
+            seen.append((write.record, write.id, write.operation, before, after))
+
+        with crm.unit_of_work(actor="li", tenant="acme") as uow:
+            obj = self.new(uow)
+            uow._write_hooks.append(record)
+            records = uow.repository(self.aggregate)
+            records.add(obj)
+            added = crmkit.to_dict(obj)
+            self.change(obj)
+            records.update(obj)
+            updated = crmkit.to_dict(obj)
+            records.remove(obj)
+        key, name = obj.id, self.aggregate.record  # type: ignore[attr-defined]
+        assert [w for w in seen if w[0] == name] == [
+            (name, key, Operation.CREATE, None, added),
+            (name, key, Operation.UPDATE, added, updated),
+            (name, key, Operation.DELETE, updated, None),
+        ]
 
     def test_the_store_agrees_with_the_memory_store(self) -> None:
         """The store agrees with the memory store."""
