@@ -196,6 +196,7 @@ def _contact_ids(customer: Customer) -> list[UUID]:
     return [p.id for p in customer.contacts]
 
 
+_CODE = 0  # the position of the code among the customers' unique keys
 CUSTOMERS: Aggregate[Customer] = Aggregate(
     Customer,
     "customer",
@@ -226,10 +227,11 @@ class MemoryCustomers(MemoryRecords[Customer]):
         """See `CustomerRepository.by_code`."""
         self._uow._check_open()
         a_key(code, "code")
-        for key, record in self._uow._scan(self._name):
-            if record.row["code"] == code:
-                return self._from(key, record)
-        raise NotFound("customer with code", code)
+        key = self._uow._holder(self._name, _CODE, code)
+        found = None if key is None else self._uow._read(self._name, key)
+        if key is None or found is None:
+            raise NotFound("customer with code", code)
+        return self._from(key, found)
 
     def by_owner(
         self, owner_id: str, *, after: UUID | None = None, limit: int | None = None

@@ -71,7 +71,8 @@ class MemoryStore:
     committed data and conflict exactly as they would on a SQL store.
 
     Args:
-        aggregates: aggregates to hold besides the registered ones (see `crmkit.storage.register`).
+        aggregates: aggregates to hold besides the registered ones (a capability registers its
+            own in the composition root, `crmkit._composition`).
     """
 
     def __init__(self, *, aggregates: Iterable[Aggregate[Any]] = ()) -> None:
@@ -159,6 +160,17 @@ class MemoryUnitOfWork(UnitOfWork):
         for key, written in writes.items():
             if written is not None:
                 yield key, written
+
+    def _holder(self, table: str, position: int, value: Hashable) -> UUID | None:
+        """The id of the record holding the unique `value` (of key `position`), if any."""
+        claims = self._claims.get(table)
+        if claims is not None:
+            key = claims.index[position].get(value)
+            if key is not None:
+                return key
+        owner = self._committed(table).index[position].get(value)
+        # A record this unit of work rewrote holds only what its claims say.
+        return None if owner in self._writes.get(table, {}) else owner
 
     def _taken(self, table: str, position: int, value: Hashable, by_other_than: UUID) -> bool:
         """Whether the unique `value` (of key `position`) is held by another record."""
