@@ -100,7 +100,11 @@ def test_a_duplicate_is_named_by_its_constraint_whatever_the_table_prefix(
         name="Initech", owner_id="li", contacts=[Contact(name="Li", id=stored.contacts[0].id)]
     )
     error = _refused(barcode, same_contact)
-    assert (error.kind, error.field) == ("contact", "id")
+    assert (error.kind, error.field, error.value) == ("contact", "id", None)
+
+    # In a batch, no store can tell which record clashed.
+    error = _refused(barcode, Customer(name="Initech", owner_id="li"), same_id)
+    assert (error.kind, error.field, error.value) == ("customer", "id", None)
 
 
 def _add_many_seconds(size: int) -> float:

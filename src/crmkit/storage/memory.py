@@ -277,15 +277,21 @@ class MemoryRecords(Repository[T]):
         except ValidationError as e:
             raise CorruptRecord(self._name, key, str(e)) from e
 
-    def _check_keys(self, key: UUID, record: _Record) -> None:
+    def _check_keys(self, key: UUID, record: _Record, *, alone: bool) -> None:
+        """Raise `DuplicateError` if a unique value of `record` is taken.
+
+        The error shows the value where a SQL store can: for a key of the record itself, in a
+        write of one record (`alone`); so the two raise the very same errors.
+        """
         a, uow = self._aggregate, self._uow
         for position, values in enumerate(record.keys):
             unique = a.unique[position]
-            if len(values) > 1 and len(set(values)) < len(values):
-                raise DuplicateError(unique.record or a.record, unique.field, None)
             for value in values:
-                if uow._taken(self._name, position, value, by_other_than=key):
-                    raise DuplicateError(unique.record or a.record, unique.field, value)
+                if values.count(value) > 1 or uow._taken(
+                    self._name, position, value, by_other_than=key
+                ):
+                    shown = value if alone and unique.record is None else None
+                    raise DuplicateError(unique.record or a.record, unique.field, shown)
 
     def _insert(self, batch: list[T]) -> None:
         uow, record_name = self._uow, self._aggregate.record
@@ -294,11 +300,11 @@ class MemoryRecords(Repository[T]):
         for obj in batch:
             key: UUID = obj.id  # type: ignore[attr-defined]
             if key in seen or uow._read(self._name, key) is not None:
-                raise DuplicateError(record_name, "id", key)
+                raise DuplicateError(record_name, "id", key if len(batch) == 1 else None)
             seen.add(key)
             records.append(self._record(obj, 1))
         for obj, record in zip(batch, records, strict=True):
-            self._check_keys(obj.id, record)  # type: ignore[attr-defined]
+            self._check_keys(obj.id, record, alone=len(batch) == 1)  # type: ignore[attr-defined]
             uow._write(self._name, obj.id, record)  # type: ignore[attr-defined]
 
     def _load(self, keys: list[UUID]) -> list[T]:
@@ -330,7 +336,7 @@ class MemoryRecords(Repository[T]):
         for field in a.immutable:
             if stored.row[field] != record.row[field]:
                 return field
-        self._check_keys(obj.id, record)  # type: ignore[attr-defined]
+        self._check_keys(obj.id, record, alone=True)  # type: ignore[attr-defined]
         uow._write(self._name, obj.id, record)  # type: ignore[attr-defined]
         return None
 

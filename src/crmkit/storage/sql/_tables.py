@@ -46,7 +46,7 @@ TENANT_LENGTH = 64
 _PREFIX = re.compile(r"[a-z0-9_]{0,19}")
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Tables:
     """crmkit's tables on one `MetaData`: every registered capability's, by name.
 
