@@ -7,6 +7,7 @@ capability registers each aggregate with the attribute a unit of work shows it a
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ import attrs
 from crmkit.errors import ValidationError
 from crmkit.storage._aggregates import Aggregate
 
-__all__ = ["Registration", "register", "registered", "registration"]
+__all__ = ["Registration", "bound", "register", "registered", "registration"]
 
 
 @attrs.frozen
@@ -50,6 +51,7 @@ class Registration:
         return found
 
 
+@functools.cache
 def _imported(path: str | None) -> Any:  # noqa: ANN401
     if path is None:
         return None
@@ -58,6 +60,7 @@ def _imported(path: str | None) -> Any:  # noqa: ANN401
 
 
 _REGISTERED: dict[str, Registration] = {}
+_ATTRIBUTES: dict[str, Aggregate[Any]] = {}
 
 
 def register(
@@ -77,6 +80,8 @@ def register(
             "aggregate", f"must be an Aggregate, not {type(aggregate).__name__}"
         )
     _REGISTERED[aggregate.table] = Registration(aggregate, attribute, memory, sql, sql_tables)
+    if attribute is not None:
+        _ATTRIBUTES[attribute] = aggregate
 
 
 def registered() -> list[Aggregate[Any]]:
@@ -89,6 +94,6 @@ def registration(table: str) -> Registration | None:
     return _REGISTERED.get(table)
 
 
-def bindings() -> list[Registration]:
-    """The registrations that give a unit of work an attribute."""
-    return [r for r in _REGISTERED.values() if r.attribute is not None]
+def bound(attribute: str) -> Aggregate[Any] | None:
+    """The aggregate whose repository a unit of work shows as `attribute`, if any."""
+    return _ATTRIBUTES.get(attribute)

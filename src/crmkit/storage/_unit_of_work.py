@@ -24,6 +24,7 @@ from crmkit.errors import (
 from crmkit.events import DomainEvent, _check_record
 from crmkit.storage._aggregates import Aggregate, Scope, WriteHook
 from crmkit.storage._protocols import EventSink, FieldRules
+from crmkit.storage._registry import bound
 
 if TYPE_CHECKING:
     # The composition root types the repositories capabilities register (`uow.customers`).
@@ -310,12 +311,19 @@ class UnitOfWork(Repositories, abc.ABC):
         if events:
             self._on_commit(events)
 
-    def _bind(self) -> None:
-        """Give the unit of work the attributes registered aggregates ask for (`customers`)."""
-        from crmkit.storage._registry import bindings
+    if not TYPE_CHECKING:  # type checkers see the typed attributes of `Repositories`
 
-        for found in bindings():
-            setattr(self, found.attribute, self.repository(found.aggregate))  # type: ignore[arg-type]
+        def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+            # The repository a registered aggregate asks for (`uow.customers`), made when
+            # first used.
+            aggregate = bound(name)
+            if aggregate is None:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+                )
+            found = self.repository(aggregate)
+            setattr(self, name, found)
+            return found
 
     @abc.abstractmethod
     def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:

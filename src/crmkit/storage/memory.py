@@ -126,7 +126,6 @@ class MemoryUnitOfWork(UnitOfWork):
         self._claims: dict[str, _Table] = {}
         # The committed version each written record had when this unit of work first wrote it.
         self._base: dict[tuple[str, UUID], int | None] = {}
-        self._bind()
 
     def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
         known = self._store.aggregates.get(aggregate.table)

@@ -165,16 +165,22 @@ class SqlRecords(Repository[T]):
         self._t = tables
         self._table = tables.table(aggregate.table)
         self._fields = _fields(aggregate)
-        # What a DuplicateError names, by constraint: by the constraint's name (PostgreSQL,
-        # MariaDB/MySQL), and by its columns (SQLite).
-        self._keys: dict[str, tuple[str, str]] = {}
+
+    @functools.cached_property
+    def _keys(self) -> dict[str, tuple[str, str]]:
+        """What a `DuplicateError` names, by constraint, worked out at the first duplicate.
+
+        By the constraint's name (PostgreSQL, MariaDB/MySQL), and by its columns (SQLite).
+        """
+        found: dict[str, tuple[str, str]] = {}
         for table in self._written():
             for constraint in table.constraints:
                 if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint):
                     names = [c.name for c in constraint.columns]
                     key = self._names(table, names)
-                    self._keys[str(constraint.name)] = key
-                    self._keys[", ".join(f"{table.name}.{c}" for c in names)] = key
+                    found[str(constraint.name)] = key
+                    found[", ".join(f"{table.name}.{c}" for c in names)] = key
+        return found
 
     def _written(self) -> list[sa.Table]:
         """The tables a write of the aggregate writes rows to."""

@@ -154,6 +154,7 @@ class SqlStore:
         self._bulk: dict[str, BulkInsert] = {}
         self._by_id: dict[tuple[str, tuple[str, ...]], Select] = {}
         self._cache: dict[Callable[..., Any], Any] = {}
+        self._classes: dict[Aggregate[Any], type] = {}
         self._statistics = PlannerStatistics(engine.dialect)
         self._children: dict[str, list[Aggregate[Any]]] = {}
         for a in self.tables.aggregates.values():
@@ -169,6 +170,26 @@ class SqlStore:
         found: T | None = self._cache.get(build)
         if found is None:
             found = self._cache[build] = build(self.tables, self.engine.dialect)
+        return found
+
+    def repository_class(self, aggregate: Aggregate[Any]) -> type:
+        """The class of `aggregate`'s repositories on this store, found once.
+
+        Raises:
+            ValidationError: the store does not hold `aggregate`.
+        """
+        found = self._classes.get(aggregate)
+        if found is None:
+            from crmkit.storage.sql._records import SqlRecords
+
+            known = self.tables.aggregates.get(aggregate.table)
+            if known is None or known.cls is not aggregate.cls:
+                raise ValidationError.of(
+                    "aggregate", f"{aggregate.record} records are not held by this store"
+                )
+            registered = registration(aggregate.table)
+            special = registered.sql_class() if registered is not None else None
+            found = self._classes[aggregate] = special or SqlRecords
         return found
 
     def select_by_id(self, table: sa.Table, scope: tuple[str, ...]) -> Select:
@@ -319,19 +340,9 @@ class SqlUnitOfWork(UnitOfWork):
                 connection.close()
             raise storage_error(e, "beginning a unit of work", store.engine.dialect.name) from e
         self._store = store
-        self._bind()
 
     def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
-        from crmkit.storage.sql._records import SqlRecords
-
-        known = self._store.tables.aggregates.get(aggregate.table)
-        if known is None or known.cls is not aggregate.cls:
-            raise ValidationError.of(
-                "aggregate", f"{aggregate.record} records are not held by this store"
-            )
-        found = registration(aggregate.table)
-        special = found.sql_class() if found is not None else None
-        made: Repository[T] = (special or SqlRecords)(self, aggregate)
+        made: Repository[T] = self._store.repository_class(aggregate)(self, aggregate)
         return made
 
     @property
