@@ -19,6 +19,7 @@ PUBLIC = {
     "crmkit.errors": "errors.md",
     "crmkit.events": "events.md",
     "crmkit.migrate": "migrate.md",
+    "crmkit.testing.contract": "contract.md",
     "crmkit.testing.strategies": "strategies.md",
 }
 

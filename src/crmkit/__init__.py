@@ -40,3 +40,5 @@ __all__ = [
     "to_dict",
     "to_utc",
 ]
+
+import crmkit._composition  # noqa: F401 (wires the capabilities into the storage core)

@@ -14,6 +14,13 @@ from crmkit.errors import Issue, ValidationError
 __all__ = ["Clock", "FixedClock", "SystemClock", "to_utc"]
 
 
+# The instants every store holds and reads back: MariaDB's DATETIME starts in year 1000, and
+# PostgreSQL hands a timestamptz to Python in the session's time zone, where an instant of the
+# last day of 9999 may already be in year 10000, which Python cannot represent.
+FIRST_INSTANT = dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
+LAST_INSTANT = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)
+
+
 @runtime_checkable
 class Clock(Protocol):
     """Tells the time. Everything in crmkit that needs "now" asks a clock it was given."""

@@ -26,14 +26,14 @@ from crmkit._clock import to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber, check_region
 from crmkit._money import Money, _to_decimal
 from crmkit._validation import field_issues, shown
-from crmkit.customers._model import CustomValue
 from crmkit.errors import CrmkitError, Issue, ValidationError
 
-__all__ = ["from_dict", "make_converter", "to_dict"]
+__all__ = ["from_dict", "make_converter", "register_hooks", "to_dict"]
 
 T = TypeVar("T")
 
-_CUSTOM_VALUES = dict[str, CustomValue]
+# Hooks that capabilities register (`register_hooks`), applied to every converter made.
+_CONFIGURE: list[Callable[[cattrs.Converter], None]] = []
 
 
 def _fail(problem: str) -> typing.NoReturn:
@@ -47,54 +47,6 @@ def _key_path(key: object) -> str:
 
 def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
-
-
-# --- custom field values: tagged so that Decimal and date come back as what they were -------------
-
-
-def _custom_out(values: Mapping[str, CustomValue]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for name, value in values.items():
-        if isinstance(value, Decimal):
-            out[name] = {"decimal": str(value)}
-        elif isinstance(value, dt.date):
-            out[name] = {"date": value.isoformat()}
-        else:
-            out[name] = value
-    return out
-
-
-def _custom_in(data: object, _: object) -> dict[str, CustomValue]:
-    if not isinstance(data, Mapping):
-        _fail(f"must be an object, not {_kind(data)}")
-    out: dict[str, CustomValue] = {}
-    found: list[Issue] = []
-    for name, value in data.items():
-        try:
-            out[name] = _custom_value(value)
-        except ValidationError as e:
-            found.extend(e.under(_key_path(name)).issues)
-    if found:
-        raise ValidationError(found)
-    return out
-
-
-def _custom_value(value: object) -> CustomValue:
-    if isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, Mapping) and len(value) == 1:
-        ((tag, raw),) = value.items()
-        if tag == "decimal":
-            return _to_decimal(raw, "decimal")
-        if tag == "date":
-            try:
-                return _date_in(raw, None)
-            except ValidationError as e:
-                raise e.under("date") from None
-    _fail(
-        f"{_kind(value)} is not a custom field value "
-        '(a string, an integer, a boolean, {"decimal": "1.50"} or {"date": "2026-01-31"})'
-    )
 
 
 # --- strict scalars -------------------------------------------------------------------------------
@@ -301,7 +253,6 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     )
     conv.register_unstructure_hook(PhoneNumber, lambda p: p.e164)
     conv.register_unstructure_hook(EmailAddress, lambda e: e.address)
-    conv.register_unstructure_hook_func(lambda t: t == _CUSTOM_VALUES, _custom_out)
     conv.register_unstructure_hook_func(
         _is_frozenset, lambda s: _sorted([conv.unstructure(x) for x in s])
     )
@@ -317,7 +268,6 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     conv.register_structure_hook(pendulum.DateTime, _instant_in)
     conv.register_structure_hook(dt.date, _date_in)
     conv.register_structure_hook(Money, _money_in)
-    conv.register_structure_hook_func(lambda t: t == _CUSTOM_VALUES, _custom_in)
     if trusted:
         conv.register_structure_hook(PhoneNumber, lambda v, _: PhoneNumber(_str_in(v, _)))
         conv.register_structure_hook(EmailAddress, lambda v, _: EmailAddress(_str_in(v, _)))
@@ -339,7 +289,19 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     for origin in (list, tuple, frozenset):
         conv.register_structure_hook_factory(_origin_is(origin), _sequence_of(origin))
     conv.register_structure_hook_factory(attrs.has, _attrs_in)
+    for configure in _CONFIGURE:
+        configure(conv)
     return conv
+
+
+def register_hooks(configure: Callable[[cattrs.Converter], None]) -> None:
+    """Have `configure` add a capability's hooks to every converter made from now on.
+
+    In the spirit of cattrs' ``configure_converter``: the converter names no capability; the
+    composition root registers each capability's hooks once, at import.
+    """
+    _CONFIGURE.append(configure)
+    make_converter.cache_clear()
 
 
 def to_dict(obj: object) -> Any:  # noqa: ANN401 (plain data of whatever shape the object has)

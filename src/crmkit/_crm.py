@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from crmkit._clock import Clock, SystemClock
+from crmkit._composition import CustomFieldSchema
 from crmkit._relay import RelaySettings, _number, parked_event
 from crmkit._relay import relay as _relay
 from crmkit._validation import key_text, shown
-from crmkit.customers import CustomFieldSchema
 from crmkit.errors import (
     ConcurrencyError,
     CrmkitError,

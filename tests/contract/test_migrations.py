@@ -19,7 +19,7 @@ from crmkit import EmailAddress, PhoneNumber, migrate
 from crmkit.customers import Contact, Customer, CustomerRegistered, register_customer
 from crmkit.errors import SchemaVersionError, ValidationError
 from crmkit.storage.sql import SqlStore, build_tables
-from crmkit.storage.sql._rows import contact_values, customer_values
+from crmkit.storage.sql._customer_rows import contact_values, customer_values
 
 from .conftest import RUN, Backend
 

@@ -12,7 +12,7 @@ from uuid import UUID
 import attrs
 import pendulum
 
-from crmkit._clock import to_utc
+from crmkit._clock import FIRST_INSTANT, LAST_INSTANT, to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._ids import new_id
 from crmkit._validation import (
@@ -125,13 +125,6 @@ def _date(value: object) -> str | None:
     if value.year < 1000:  # noqa: PLR2004 (MariaDB's DATE starts at year 1000)
         return "must be in year 1000 or later"
     return None
-
-
-# The instants every store holds and reads back: MariaDB's DATETIME starts in year 1000, and
-# PostgreSQL hands a timestamptz to Python in the session's time zone, where an instant of the
-# last day of 9999 may already be in year 10000, which Python cannot represent.
-FIRST_INSTANT = dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
-LAST_INSTANT = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)
 
 
 def _instant(value: object) -> str | None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crmkit.storage._arguments import a_lock_timeout as _a_lock_timeout
-from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository, Store
+from crmkit.storage._protocols import EventSink, Store
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
+    from crmkit._composition import CustomerRepository, InteractionRepository
     from crmkit.storage.sql import SqlStore
 
 __all__ = [
@@ -48,6 +49,11 @@ def open_store(url: Any, *, lock_timeout: float | None = None) -> Store:  # noqa
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401
+    if name in ("CustomerRepository", "InteractionRepository"):
+        # A capability's protocols, which the composition root wires in.
+        from crmkit import _composition
+
+        return getattr(_composition, name)
     if name == "SqlStore":
         from crmkit.storage.sql import SqlStore
 

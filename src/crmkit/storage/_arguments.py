@@ -13,10 +13,9 @@ from uuid import UUID
 
 import pendulum
 
-from crmkit._clock import to_utc
+from crmkit._clock import FIRST_INSTANT, LAST_INSTANT, to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._validation import key_text, shown
-from crmkit.customers._model import FIRST_INSTANT, LAST_INSTANT
 from crmkit.errors import ValidationError
 
 __all__ = [

@@ -7,14 +7,12 @@ import contextlib
 import enum
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import pendulum
 
 from crmkit._clock import Clock
 from crmkit._ids import new_id
-from crmkit._validation import recheck
-from crmkit.customers import Customer, CustomFieldSchema, Interaction
 from crmkit.errors import (
     Conflict,
     CrmkitError,
@@ -24,11 +22,26 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent, _check_record
-from crmkit.storage._protocols import CustomerRepository, EventSink, InteractionRepository
+from crmkit.storage._aggregates import Aggregate, Scope, WriteHook
+from crmkit.storage._protocols import EventSink, FieldRules
+from crmkit.storage._registry import bound
+
+if TYPE_CHECKING:
+    # The composition root types the repositories capabilities register (`uow.customers`).
+    from crmkit._composition import Repositories
+    from crmkit.storage._repository import Repository
+else:
+
+    class Repositories:
+        """At run time, the registered repositories are set on each unit of work."""
+
+        __slots__ = ()
+
 
 __all__ = ["UnitOfWork"]
 
 E = TypeVar("E", bound=DomainEvent)
+T = TypeVar("T")
 
 
 class _State(enum.Enum):
@@ -38,7 +51,7 @@ class _State(enum.Enum):
     FAILED = "failed"
 
 
-class UnitOfWork(abc.ABC):
+class UnitOfWork(Repositories, abc.ABC):
     """One transaction against a store, for one tenant, done by one actor.
 
     Use it as a context manager: it commits when the block ends normally and rolls back when
@@ -71,20 +84,18 @@ class UnitOfWork(abc.ABC):
             transaction: on SQLite it takes no write lock, so it never holds up a writer.
     """
 
-    customers: CustomerRepository
-    interactions: InteractionRepository
-
     def __init__(
         self,
         *,
         tenant_id: str,
         actor_id: str,
         clock: Clock,
-        custom_fields: CustomFieldSchema | None,
+        custom_fields: FieldRules | None,
         on_commit: EventSink,
         read_only: bool = False,
     ) -> None:
         self.tenant_id = tenant_id
+        self.scope = Scope(tenant_id)
         self.actor_id = actor_id
         self.read_only = read_only
         self._clock = clock
@@ -97,8 +108,26 @@ class UnitOfWork(abc.ABC):
         self._old_versions: list[int] = []
         self._state = _State.OPEN
         self._failure: BaseException | None = None
+        self._repositories: dict[str, Any] = {}
+        # Called for every write through the repository core (a change log plugs in here).
+        self._write_hooks: list[WriteHook] = []
 
     # --- for services ------------------------------------------------------------------------
+
+    def repository(self, aggregate: Aggregate[T]) -> Repository[T]:
+        """The repository of `aggregate`'s records in this unit of work.
+
+        Raises:
+            ValidationError: the store does not hold `aggregate` (it was not registered).
+        """
+        if not isinstance(aggregate, Aggregate):
+            raise ValidationError.of(
+                "aggregate", f"must be an Aggregate, not {type(aggregate).__name__}"
+            )
+        found: Repository[T] | None = self._repositories.get(aggregate.table)
+        if found is None:
+            found = self._repositories[aggregate.table] = self._repository(aggregate)
+        return found
 
     def now(self) -> pendulum.DateTime:
         """The current instant from the CRM's clock (UTC)."""
@@ -282,50 +311,28 @@ class UnitOfWork(abc.ABC):
         self._old_versions.append(obj.version)
         obj.version = version
 
-    def _check_customer(self, customer: Customer) -> None:
-        """Raise `ValidationError` for anything wrong with `customer`, custom fields included."""
-        if not isinstance(customer, Customer):
-            raise ValidationError.of("", f"must be a Customer, not {type(customer).__name__}")
-        found = recheck(customer)
-        if self._custom_fields is not None and isinstance(customer.custom_fields, dict):
-            found.extend(self._custom_fields.issues(customer.custom_fields, path="custom_fields"))
-        if found:
-            raise ValidationError(found)
-
-    def _check_new_customers(self, batch: list[Customer]) -> None:
-        """`_check_customer` for customers about to be added, which must not be stored yet.
-
-        In a batch of more than one, each issue's path starts with the customer's index.
-        """
-        for i, customer in enumerate(batch):
-            try:
-                self._check_customer(customer)
-                if customer.version != 0:
-                    raise ValidationError.of(
-                        "version", f"is {customer.version}: the customer is already stored"
-                    )
-            except ValidationError as e:
-                raise (e.under(f"[{i}]") if len(batch) > 1 else e) from None
-
-    def _check_removable(self, obj: object, kind: type) -> None:
-        """Raise `ValidationError` unless `obj` is a `kind` (a `Customer`, an `Interaction`)."""
-        if not isinstance(obj, kind):
-            raise ValidationError.of("", f"must be a {kind.__name__}, not {type(obj).__name__}")
-
-    def _check_interaction(self, interaction: Interaction) -> None:
-        """Raise `ValidationError` for anything wrong with `interaction`."""
-        if not isinstance(interaction, Interaction):
-            raise ValidationError.of(
-                "", f"must be an Interaction, not {type(interaction).__name__}"
-            )
-        found = recheck(interaction)
-        if found:
-            raise ValidationError(found)
-
     def _publish(self, events: list[DomainEvent]) -> None:
         """Hand `events` to the subscribers; SQL adapters joined to a host transaction defer it."""
         if events:
             self._on_commit(events)
+
+    if not TYPE_CHECKING:  # type checkers see the typed attributes of `Repositories`
+
+        def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+            # The repository a registered aggregate asks for (`uow.customers`), made when
+            # first used.
+            aggregate = bound(name)
+            if aggregate is None:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+                )
+            found = self.repository(aggregate)
+            setattr(self, name, found)
+            return found
+
+    @abc.abstractmethod
+    def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
+        """A new repository of `aggregate` on this adapter."""
 
     @abc.abstractmethod
     def _commit(self) -> None:

@@ -25,7 +25,7 @@ from uuid import UUID
 import pendulum
 from hypothesis import strategies as st
 
-from crmkit._clock import to_utc
+from crmkit._clock import FIRST_INSTANT, LAST_INSTANT, to_utc
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._currencies import MINOR_UNITS
 from crmkit._ids import new_id
@@ -53,7 +53,6 @@ from crmkit.customers import (
     OwnerChanged,
     Tier,
 )
-from crmkit.customers._model import FIRST_INSTANT, LAST_INSTANT
 from crmkit.events import DomainEvent
 
 __all__ = [

@@ -13,13 +13,15 @@ table per backend, each by the backend's own error code:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+import attrs
 from sqlalchemy import exc
 
 from crmkit.errors import StorageError, TransientError
 
-__all__ = ["is_transient", "storage_error"]
+__all__ = ["Violation", "is_transient", "storage_error", "violation"]
 
 _PG_TRANSIENT = frozenset({"40001", "40P01", "55P03"})
 _MYSQL_TRANSIENT = frozenset({1020, 1205, 1213})
@@ -97,3 +99,56 @@ def storage_error(
             f"{doing} hit a transient conflict, retry the unit of work: {first_line}"
         )
     return StorageError(f"{doing} failed: {first_line}")
+
+
+@attrs.frozen
+class Violation:
+    """Which constraint an ``IntegrityError`` broke, as the backend names it.
+
+    Attributes:
+        foreign: a foreign key (a parent row that is missing), else a primary key or unique one.
+        constraint: the constraint's name (PostgreSQL; MariaDB/MySQL, where a primary key is
+            ``PRIMARY``), or ``None``.
+        columns: the ``table.column`` names the constraint covers (SQLite, which names no
+            constraint), or ``None``.
+    """
+
+    foreign: bool
+    constraint: str | None = None
+    columns: tuple[str, ...] | None = None
+
+
+_MYSQL_KEY = re.compile(r"for key '([^']+)'\s*$")
+_MYSQL_FOREIGN = re.compile(r"CONSTRAINT `([^`]+)`")
+_SQLITE_FOREIGN = 787  # SQLITE_CONSTRAINT_FOREIGNKEY
+
+
+def violation(error: exc.IntegrityError) -> Violation:
+    """The constraint `error` reports, read from the driver's structured fields where it has them.
+
+    PostgreSQL's drivers name the constraint (``diag.constraint_name``); MariaDB/MySQL name it
+    only inside the message, after the error number says which kind it is; SQLite names the
+    columns of a unique constraint, and no foreign key at all.
+    """
+    orig = error.orig
+    diag = getattr(orig, "diag", None)
+    if diag is not None:  # psycopg and psycopg2
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        return Violation(foreign=code == "23503", constraint=getattr(diag, "constraint_name", None))
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        if sqlite_code == _SQLITE_FOREIGN:
+            return Violation(foreign=True)
+        _, _, listed = str(orig).partition(": ")
+        return Violation(foreign=False, columns=tuple(c.strip() for c in listed.split(",")))
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):  # MariaDB/MySQL: (error number, message)
+        message = str(args[1]) if len(args) > 1 else ""
+        if args[0] in (1216, 1452):
+            found = _MYSQL_FOREIGN.search(message)
+            return Violation(foreign=True, constraint=found.group(1) if found else None)
+        found = _MYSQL_KEY.search(message)
+        return Violation(
+            foreign=False, constraint=found.group(1).rpartition(".")[2] if found else None
+        )
+    return Violation(foreign=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -14,18 +14,14 @@ from sqlalchemy.orm import Session, scoped_session
 
 from crmkit.errors import ConcurrencyError, DuplicateError, SchemaVersionError, ValidationError
 from crmkit.events import DomainEvent
+from crmkit.storage._aggregates import Aggregate
 from crmkit.storage._arguments import a_lock_timeout
+from crmkit.storage._registry import registration
+from crmkit.storage._repository import Repository
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._outbox import SqlOutbox, write_events
-from crmkit.storage.sql._repositories import SqlCustomers, SqlInteractions
-from crmkit.storage.sql._statements import (
-    BulkInsert,
-    CustomerQueries,
-    InteractionQueries,
-    customer_queries,
-    interaction_queries,
-)
+from crmkit.storage.sql._statements import BulkInsert, Select
 from crmkit.storage.sql._statistics import PlannerStatistics
 from crmkit.storage.sql._tables import Tables, build_tables
 from crmkit.storage.sql._urls import create_engine, sqlite_file
@@ -39,6 +35,8 @@ __all__ = [
     "metadata",
     "tables",
 ]
+
+T = TypeVar("T")
 
 _DEFAULT_TABLES = build_tables()
 tables = _DEFAULT_TABLES
@@ -163,9 +161,14 @@ class SqlStore:
         self.tables = tables if tables is not None else _DEFAULT_TABLES
         self._owns_engine = False
         self._bulk: dict[str, BulkInsert] = {}
-        self._queries: CustomerQueries | None = None
-        self._timelines: InteractionQueries | None = None
+        self._by_id: dict[tuple[str, tuple[str, ...]], Select] = {}
+        self._cache: dict[Callable[..., Any], Any] = {}
+        self._classes: dict[Aggregate[Any], type] = {}
         self._statistics = PlannerStatistics(engine.dialect)
+        self._children: dict[str, list[Aggregate[Any]]] = {}
+        for a in self.tables.aggregates.values():
+            if a.parent is not None:
+                self._children.setdefault(a.parent.table, []).append(a)
         self._outbox: SqlOutbox | None = None
 
     @property
@@ -175,17 +178,46 @@ class SqlStore:
             self._outbox = SqlOutbox(self.engine, self.tables)
         return self._outbox
 
-    def customer_queries(self) -> CustomerQueries:
-        """The statements that load customers and their contacts, built once per store."""
-        if self._queries is None:
-            self._queries = customer_queries(self.tables, self.engine.dialect)
-        return self._queries
+    def children(self, table: str) -> list[Aggregate[Any]]:
+        """The aggregates whose records belong to records of `table` (removed with them)."""
+        return self._children.get(table, [])
 
-    def interaction_queries(self) -> InteractionQueries:
-        """The statements that load interactions, built once per store."""
-        if self._timelines is None:
-            self._timelines = interaction_queries(self.tables, self.engine.dialect)
-        return self._timelines
+    def prepared(self, build: Callable[[Tables, sa.Dialect], T]) -> T:
+        """What `build` makes of this store's tables and dialect (statements), built once."""
+        found: T | None = self._cache.get(build)
+        if found is None:
+            found = self._cache[build] = build(self.tables, self.engine.dialect)
+        return found
+
+    def repository_class(self, aggregate: Aggregate[Any]) -> type:
+        """The class of `aggregate`'s repositories on this store, found once.
+
+        Raises:
+            ValidationError: the store does not hold `aggregate`.
+        """
+        found = self._classes.get(aggregate)
+        if found is None:
+            from crmkit.storage.sql._records import SqlRecords
+
+            known = self.tables.aggregates.get(aggregate.table)
+            if known is None or known.cls is not aggregate.cls:
+                raise ValidationError.of(
+                    "aggregate", f"{aggregate.record} records are not held by this store"
+                )
+            registered = registration(aggregate.table)
+            special = registered.sql_class() if registered is not None else None
+            found = self._classes[aggregate] = special or SqlRecords
+        return found
+
+    def select_by_id(self, table: sa.Table, scope: tuple[str, ...]) -> Select:
+        """The SELECT of one row of `table` by ``:id`` within `scope`'s columns, compiled once."""
+        key = (table.name, scope)
+        query = self._by_id.get(key)
+        if query is None:
+            where = [table.c[c] == sa.bindparam(c) for c in scope]
+            statement = sa.select(table).where(*where, table.c.id == sa.bindparam("id"))
+            query = self._by_id[key] = Select(statement, self.engine.dialect)
+        return query
 
     def bulk_insert(self, table: sa.Table) -> BulkInsert:
         """The bulk INSERT of `table` for this store's dialect, compiled once."""
@@ -340,8 +372,10 @@ class SqlUnitOfWork(UnitOfWork):
                 connection.close()
             raise storage_error(e, "beginning a unit of work", store.engine.dialect.name) from e
         self._store = store
-        self.customers = SqlCustomers(self, store.tables)
-        self.interactions = SqlInteractions(self, store.tables)
+
+    def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
+        made: Repository[T] = self._store.repository_class(aggregate)(self, aggregate)
+        return made
 
     @property
     def connection(self) -> Connection:

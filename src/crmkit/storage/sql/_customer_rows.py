@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from crmkit._contact_points import EmailAddress, PhoneNumber
-from crmkit._converter import _custom_in, _custom_out, make_converter
+from crmkit._converter import make_converter
 from crmkit.customers import (
     Anniversary,
     BuyingRole,
@@ -19,11 +19,10 @@ from crmkit.customers import (
     Customer,
     CustomerKind,
     DoNotContact,
-    Interaction,
-    InteractionKind,
     LifecycleStage,
     Tier,
 )
+from crmkit.customers._custom_values import custom_in, custom_out
 from crmkit.errors import CorruptRecord, CrmkitError
 from crmkit.storage._arguments import email_key
 
@@ -31,13 +30,9 @@ __all__ = [
     "contact_key_values",
     "customer_from_rows",
     "customer_row",
-    "interaction_from_row",
-    "interaction_row",
 ]
 
 Row = dict[str, Any]
-_load = make_converter(trusted=True)
-_dump = make_converter()
 
 
 CUSTOMER_COLUMNS = (
@@ -82,13 +77,17 @@ def customer_values(tenant_id: str, c: Customer, version: int) -> tuple[Any, ...
     if c.tags:
         details["tags"] = sorted(c.tags)
     if c.custom_fields:
-        details["custom_fields"] = _custom_out(c.custom_fields)
+        details["custom_fields"] = custom_out(c.custom_fields)
     if c.preferences:
         details["preferences"] = list(c.preferences)
     if c.anniversaries:
-        details["anniversaries"] = _dump.unstructure(c.anniversaries, tuple[Anniversary, ...])
+        details["anniversaries"] = make_converter().unstructure(
+            c.anniversaries, tuple[Anniversary, ...]
+        )
     if c.do_not_contact:
-        details["do_not_contact"] = _dump.unstructure(c.do_not_contact, tuple[DoNotContact, ...])
+        details["do_not_contact"] = make_converter().unstructure(
+            c.do_not_contact, tuple[DoNotContact, ...]
+        )
     tier = c.tier
     return (
         tenant_id,
@@ -179,53 +178,17 @@ def customer_from_rows(
             timezone=row["timezone"],
             birthday=row["birthday"],
             tags=frozenset(details.get("tags", ())),
-            custom_fields=_custom_in(details.get("custom_fields", {}), None),
+            custom_fields=custom_in(details.get("custom_fields", {}), None),
             preferences=tuple(details.get("preferences", ())),
-            anniversaries=_load.structure(
+            anniversaries=make_converter(trusted=True).structure(
                 details.get("anniversaries", []), tuple[Anniversary, ...]
             ),
-            do_not_contact=_load.structure(
+            do_not_contact=make_converter(trusted=True).structure(
                 details.get("do_not_contact", []), tuple[DoNotContact, ...]
             ),
             contacts=[_contact(p) for p in contacts],
         )
     except (CrmkitError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise CorruptRecord(table, _key(row), str(e)) from e
-
-
-def interaction_row(tenant_id: str, i: Interaction, version: int) -> Row:
-    """The ``interactions`` row of `i`, at `version`."""
-    return {
-        "tenant_id": tenant_id,
-        "id": i.id,
-        "version": version,
-        "customer_id": i.customer_id,
-        "contact_id": i.contact_id,
-        "kind": i.kind.value,
-        "occurred_at": i.occurred_at,
-        "actor_id": i.actor_id,
-        "summary": i.summary,
-    }
-
-
-def interaction_from_row(table: str, row: Mapping[Any, Any]) -> Interaction:
-    """The interaction stored in `row`.
-
-    Raises:
-        CorruptRecord: the row does not make a valid interaction.
-    """
-    try:
-        return Interaction(
-            id=row["id"],
-            version=row["version"],
-            customer_id=row["customer_id"],
-            contact_id=row["contact_id"],
-            kind=InteractionKind(row["kind"]),
-            occurred_at=row["occurred_at"],
-            actor_id=row["actor_id"],
-            summary=row["summary"],
-        )
-    except (CrmkitError, ValueError, KeyError, TypeError) as e:
         raise CorruptRecord(table, _key(row), str(e)) from e
 
 

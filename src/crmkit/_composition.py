@@ -1,0 +1,51 @@
+"""The composition root: where crmkit's capabilities are wired into the storage core.
+
+The storage core (`crmkit.storage`, `crmkit._converter`, `crmkit._crm`) names no capability.
+Each capability declares its aggregates and repositories in its own storage modules, and this
+module, imported once by ``crmkit``, registers them; adding a capability edits this module and
+nothing else of the core.
+"""
+
+from __future__ import annotations
+
+from crmkit._converter import register_hooks
+from crmkit.customers import CustomFieldSchema
+from crmkit.customers._custom_values import configure_converter
+from crmkit.storage._customers import (
+    CUSTOMERS,
+    INTERACTIONS,
+    CustomerRepository,
+    InteractionRepository,
+    MemoryCustomers,
+    MemoryInteractions,
+)
+from crmkit.storage._registry import register
+
+__all__ = ["CustomFieldSchema", "CustomerRepository", "InteractionRepository", "Repositories"]
+
+
+class Repositories:
+    """The repositories of a unit of work, typed: one attribute per registered aggregate.
+
+    `UnitOfWork` inherits these annotations for type checkers and IDEs; at run time each unit
+    of work gets the repositories registered below.
+    """
+
+    customers: CustomerRepository
+    interactions: InteractionRepository
+
+
+register_hooks(configure_converter)
+register(
+    CUSTOMERS,
+    attribute="customers",
+    memory=MemoryCustomers,
+    sql="crmkit.storage.sql._customers:SqlCustomers",
+    sql_tables="crmkit.storage.sql._customer_tables:customer_tables",
+)
+register(
+    INTERACTIONS,
+    attribute="interactions",
+    memory=MemoryInteractions,
+    sql="crmkit.storage.sql._customers:SqlInteractions",
+)

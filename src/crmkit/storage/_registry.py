@@ -1,0 +1,99 @@
+"""The aggregates a store holds: capabilities register theirs, the composition root wires them.
+
+In the spirit of cattrs' ``configure_converter``: the storage core names no capability. A
+capability registers each aggregate with the attribute a unit of work shows it as
+(``uow.customers``) and, where it has special queries, the repository classes of each adapter.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from crmkit.errors import ValidationError
+from crmkit.storage._aggregates import Aggregate
+
+__all__ = ["Registration", "bound", "register", "registered", "registration"]
+
+
+@attrs.frozen
+class Registration:
+    """How the stores hold one aggregate.
+
+    Attributes:
+        aggregate: the declaration.
+        attribute: the unit of work's attribute for its repository (``"customers"``), if any.
+        memory: the memory store's repository class, if not the core's `MemoryRecords`.
+        sql: the SQL store's repository class as ``"module:Class"`` (imported when first used,
+            so that importing crmkit does not import SQLAlchemy), if not the core's.
+        sql_tables: a function ``(metadata, *, prefix, schema) -> {name: Table}`` that defines
+            the aggregate's tables, as ``"module:function"``, if not derived from the declaration.
+    """
+
+    aggregate: Aggregate[Any]
+    attribute: str | None = None
+    memory: type | None = None
+    sql: str | None = None
+    sql_tables: str | None = None
+
+    def sql_class(self) -> type | None:
+        """The SQL repository class, imported."""
+        found: type | None = _imported(self.sql)
+        return found
+
+    def sql_tables_function(self) -> Callable[..., dict[str, Any]] | None:
+        """The function that defines the aggregate's SQL tables, imported."""
+        found: Callable[..., dict[str, Any]] | None = _imported(self.sql_tables)
+        return found
+
+
+@functools.cache
+def _imported(path: str | None) -> Any:  # noqa: ANN401
+    if path is None:
+        return None
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+_REGISTERED: dict[str, Registration] = {}
+_ATTRIBUTES: dict[str, Aggregate[Any]] = {}
+
+
+def register(
+    aggregate: Aggregate[Any],
+    *,
+    attribute: str | None = None,
+    memory: type | None = None,
+    sql: str | None = None,
+    sql_tables: str | None = None,
+) -> None:
+    """Make every store made from now on hold `aggregate` (see `Registration`).
+
+    Registering the same table twice replaces the first registration.
+    """
+    if not isinstance(aggregate, Aggregate):
+        raise ValidationError.of(
+            "aggregate", f"must be an Aggregate, not {type(aggregate).__name__}"
+        )
+    _REGISTERED[aggregate.table] = Registration(aggregate, attribute, memory, sql, sql_tables)
+    if attribute is not None:
+        _ATTRIBUTES[attribute] = aggregate
+
+
+def registered() -> list[Aggregate[Any]]:
+    """The registered aggregates, parents before their children (in registration order)."""
+    return [r.aggregate for r in _REGISTERED.values()]
+
+
+def registration(table: str) -> Registration | None:
+    """The registration of the aggregate stored as `table`, if registered."""
+    return _REGISTERED.get(table)
+
+
+def bound(attribute: str) -> Aggregate[Any] | None:
+    """The aggregate whose repository a unit of work shows as `attribute`, if any."""
+    return _ATTRIBUTES.get(attribute)

@@ -1,0 +1,236 @@
+"""The repository core: every storage rule once, with small hooks for each adapter.
+
+`Repository` owns `add`, `add_many`, `get`, `get_many`, `update`, `remove`, `page` and `count`:
+the open and writable checks, the argument checks, the version checks, not-found errors and the
+per-write hooks. An adapter (memory, SQL) supplies insert, load by ids, load a page, count,
+update-if-version and delete-if-version, and raises the same `DuplicateError` for a unique key.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Generic, TypeVar
+from uuid import UUID
+
+from crmkit._validation import recheck
+from crmkit.errors import ConcurrencyError, NotFound, ValidationError
+from crmkit.storage._aggregates import Aggregate, Operation, Write
+from crmkit.storage._arguments import a_collection, a_limit, an_id, ids
+
+if TYPE_CHECKING:
+    from crmkit.storage._unit_of_work import UnitOfWork
+
+__all__ = ["STALE", "Repository"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+STALE = "stale"
+"""What `_update_if` returns when the stored version is not the expected one (or it is gone)."""
+
+
+class Repository(abc.ABC, Generic[T]):
+    """The records of one aggregate in one tenant, as one unit of work sees them.
+
+    Reads return copies; a successful `add` or `update` sets the object's ``version`` to the
+    version now stored. Writes check the whole record first (`ValidationError`) and the stored
+    version (`ConcurrencyError`).
+    """
+
+    def __init__(self, uow: UnitOfWork, aggregate: Aggregate[T]) -> None:
+        self._uow = uow
+        self._aggregate = aggregate
+
+    # --- the public operations ---------------------------------------------------------------
+
+    def add(self, obj: T) -> None:
+        """Store a new record (version 0).
+
+        Raises:
+            ValidationError: it is invalid, or already stored (version > 0).
+            NotFound: its parent does not exist in this tenant.
+            DuplicateError: its id, or a unique key of it, is taken in this tenant.
+        """
+        self._add([obj])
+
+    def add_many(self, objs: Iterable[T]) -> None:
+        """Store many new records at once; all or none, like `add` for each."""
+        plural = self._aggregate.table
+        self._uow._check_writable()
+        self._add(a_collection(objs, plural, f"{self._aggregate.cls.__name__} objects"))
+
+    def _add(self, batch: list[T]) -> None:
+        uow, a = self._uow, self._aggregate
+        uow._check_writable()
+        for i, obj in enumerate(batch):
+            try:
+                self._check(obj)
+                version = obj.version  # type: ignore[attr-defined]
+                if version != 0:
+                    raise ValidationError.of(
+                        "version", f"is {version}: the {a.record} is already stored"
+                    )
+            except ValidationError as e:
+                raise (e.under(f"[{i}]") if len(batch) > 1 else e) from None
+        if not batch:
+            return
+        if a.parent is not None:
+            wanted = list(dict.fromkeys(getattr(obj, a.parent.field) for obj in batch))
+            found = self._call("loading parents", lambda: self._parents(wanted))
+            for key in wanted:
+                if key not in found:
+                    raise NotFound(a.parent.record, key)
+        with uow._writing(f"adding {a.table}"):
+            self._call(f"adding {a.table}", lambda: self._insert(batch))
+            for obj in batch:
+                uow._stamp(obj, 1)
+            if uow._write_hooks:
+                for obj in batch:
+                    self._wrote(Operation.CREATE, obj.id, None, obj)  # type: ignore[attr-defined]
+
+    def get(self, key: UUID) -> T:
+        """The record with id `key`.
+
+        Raises:
+            NotFound: no such record in this tenant.
+        """
+        self._uow._check_open()
+        an_id(key, f"{self._aggregate.record}_id")
+        found = self._call(f"loading a {self._aggregate.record}", lambda: self._load([key]))
+        if not found:
+            raise NotFound(self._aggregate.record, key)
+        return found[0]
+
+    def get_many(self, keys: Iterable[UUID]) -> list[T]:
+        """The records with these ids that exist, in the order the ids were given."""
+        self._uow._check_open()
+        wanted = ids(keys, f"{self._aggregate.record}_ids")
+        found = self._call(f"loading {self._aggregate.table}", lambda: self._load(wanted))
+        by_id = {obj.id: obj for obj in found}  # type: ignore[attr-defined]
+        return [by_id[k] for k in wanted if k in by_id]
+
+    def page(self, *, after: UUID | None = None, limit: int = 100) -> list[T]:
+        """Up to `limit` records (at most 100,000) with ids after `after`, in id order.
+
+        Keyset paging: pass the id of the last record of a page as `after` for the next.
+        """
+        self._uow._check_open()
+        a_limit(limit)
+        if after is not None:
+            an_id(after, "after")
+        return self._call(f"loading {self._aggregate.table}", lambda: self._page(after, limit))
+
+    def count(self) -> int:
+        """How many records the tenant has."""
+        self._uow._check_open()
+        return self._call(f"counting {self._aggregate.table}", self._count)
+
+    def update(self, obj: T) -> None:
+        """Store the changed record, if nobody changed it since it was read.
+
+        Raises:
+            ValidationError: it is invalid, or changes a field that cannot change.
+            ConcurrencyError: the stored version is not ``obj.version``, or it was removed.
+            DuplicateError: a new unique value of it is taken.
+        """
+        uow, a = self._uow, self._aggregate
+        uow._check_writable()
+        self._check(obj)
+        version: int = obj.version  # type: ignore[attr-defined]
+        before = self._before(obj)
+        with uow._writing(f"updating a {a.record}"):
+            outcome = self._call(f"updating a {a.record}", lambda: self._update_if(obj, version))
+            if outcome == STALE:
+                raise ConcurrencyError(a.record, obj.id, version)  # type: ignore[attr-defined]
+            if outcome is None:
+                uow._stamp(obj, version + 1)
+                self._wrote(Operation.UPDATE, obj.id, before, obj)  # type: ignore[attr-defined]
+        if outcome is not None:
+            # Nothing was written: the refusal leaves the unit of work usable.
+            raise ValidationError.of(outcome, a.immutable[outcome])
+
+    def remove(self, obj: T) -> None:
+        """Delete the record, and the records that belong to it, if unchanged since it was read.
+
+        Raises:
+            ConcurrencyError: the stored version is not ``obj.version``, or it is gone.
+        """
+        uow, a = self._uow, self._aggregate
+        uow._check_writable()
+        if not isinstance(obj, a.cls):
+            raise ValidationError.of("", f"must be a {a.cls.__name__}, not {type(obj).__name__}")
+        version: int = obj.version  # type: ignore[attr-defined]
+        before = self._before(obj)
+        with uow._writing(f"removing a {a.record}"):
+            key: UUID = obj.id  # type: ignore[attr-defined]
+            if not self._call(f"removing a {a.record}", lambda: self._delete_if(key, version)):
+                raise ConcurrencyError(a.record, obj.id, version)  # type: ignore[attr-defined]
+            self._wrote(Operation.DELETE, obj.id, before, None)  # type: ignore[attr-defined]
+
+    # --- shared rules ------------------------------------------------------------------------
+
+    def _check(self, obj: T) -> None:
+        """Raise `ValidationError` for anything wrong with `obj`."""
+        a = self._aggregate
+        if not isinstance(obj, a.cls):
+            raise ValidationError.of("", f"must be a {a.cls.__name__}, not {type(obj).__name__}")
+        found = recheck(obj)
+        if a.issues is not None:
+            found.extend(a.issues(obj, self._uow))
+        if found:
+            raise ValidationError(found)
+
+    def _before(self, obj: T) -> T | None:
+        """The stored record, if a write hook wants it (loading it costs a query)."""
+        if not self._uow._write_hooks:
+            return None
+        key: UUID = obj.id  # type: ignore[attr-defined]
+        found = self._call(f"loading a {self._aggregate.record}", lambda: self._load([key]))
+        return found[0] if found else None
+
+    def _wrote(self, operation: Operation, key: UUID, before: T | None, after: T | None) -> None:
+        """Tell the unit of work's write hooks (a change log, later) about one write."""
+        write = Write(self._aggregate.record, key, operation, before, after)
+        for hook in self._uow._write_hooks:
+            hook(write)
+
+    def _call(self, doing: str, action: Callable[[], R]) -> R:
+        """Run a hook, `doing` what it says; SQL adapters translate driver errors here."""
+        del doing
+        return action()
+
+    # --- the adapter's hooks -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _insert(self, batch: list[T]) -> None:
+        """Write new records at version 1; raise `DuplicateError` for a taken key."""
+
+    @abc.abstractmethod
+    def _load(self, keys: list[UUID]) -> list[T]:
+        """The records with these ids that exist, in any order."""
+
+    @abc.abstractmethod
+    def _parents(self, keys: list[UUID]) -> set[UUID]:
+        """Which of the parent ids `keys` exist in this unit of work's scope."""
+
+    @abc.abstractmethod
+    def _page(self, after: UUID | None, limit: int) -> list[T]:
+        """Up to `limit` records with ids after `after`, in id order."""
+
+    @abc.abstractmethod
+    def _count(self) -> int:
+        """How many records are in scope."""
+
+    @abc.abstractmethod
+    def _update_if(self, obj: T, version: int) -> str | None:
+        """Write `obj` at ``version + 1`` if it is stored at `version`.
+
+        Returns:
+            ``None`` once written; `STALE` if the stored version differs (or it is gone); the
+            name of an immutable field that `obj` changes (then nothing is written).
+        """
+
+    @abc.abstractmethod
+    def _delete_if(self, key: UUID, version: int) -> bool:
+        """Delete the record and its children if it is stored at `version`; whether it was."""
