@@ -13,7 +13,7 @@ from uuid import UUID
 
 from crmkit._clock import Clock, SystemClock
 from crmkit._composition import CustomFieldSchema
-from crmkit._relay import RelaySettings, _number, parked_event
+from crmkit._relay import RelaySettings, parked_event
 from crmkit._relay import relay as _relay
 from crmkit._validation import key_text, shown
 from crmkit.errors import (
@@ -25,7 +25,7 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent, ParkedEvent, RelayReport, _check_class
-from crmkit.storage._arguments import a_limit, ids
+from crmkit.storage._arguments import a_limit, ids, seconds
 
 if TYPE_CHECKING:
     from crmkit.storage import Store, UnitOfWork
@@ -43,14 +43,6 @@ _log = logging.getLogger("crmkit.events")
 _check_key = key_text(max_length=64)
 _STORE_METHODS = ("unit_of_work", "create_all", "verify_schema", "close")
 _LONGEST_WAIT = 3600  # seconds between retries; longer is a mistake, not a policy
-
-
-def _seconds_problem(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"must be a number of seconds, not {type(value).__name__}"
-    if not 0 <= value <= _LONGEST_WAIT:  # also false for NaN
-        return f"must be from 0 to {_LONGEST_WAIT} seconds, not {shown(value)}"
-    return None
 
 
 # A unit of work's own events, right after its commit: tried once here, then left to `relay`.
@@ -196,10 +188,8 @@ class CRM:
             raise ValidationError.of(
                 "attempts", f"must be a positive integer, not {shown(attempts)}"
             )
-        for name, seconds in (("backoff", backoff), ("max_backoff", max_backoff)):
-            problem = _seconds_problem(seconds)
-            if problem:
-                raise ValidationError.of(name, problem)
+        seconds(backoff, "backoff", at_most=_LONGEST_WAIT)
+        seconds(max_backoff, "max_backoff", at_most=_LONGEST_WAIT)
         last: CrmkitError | None = None
         for attempt in range(attempts):
             if attempt:
@@ -334,8 +324,8 @@ class CRM:
         Returns:
             How many events were deleted.
         """
-        seconds = _number(older_than, "older_than", at_least=0, at_most=100 * 366 * 86400)
-        return self.store.outbox.purge(before=self.clock.now() - timedelta(seconds=seconds))
+        age = seconds(older_than, "older_than", at_most=100 * 366 * 86400)
+        return self.store.outbox.purge(before=self.clock.now() - timedelta(seconds=age))
 
     def _handlers_of(self, kind: type[DomainEvent]) -> list[Callable[[Any], object]]:
         return self._handlers.get(kind, [])

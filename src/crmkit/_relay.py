@@ -9,7 +9,6 @@ their commit.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import uuid4
@@ -18,9 +17,9 @@ import attrs
 
 from crmkit._clock import Clock
 from crmkit._converter import make_converter
-from crmkit._validation import shown
-from crmkit.errors import CrmkitError, ValidationError
+from crmkit.errors import CrmkitError
 from crmkit.events import DomainEvent, ParkedEvent, RelayReport, _event_class
+from crmkit.storage._arguments import a_count, seconds
 from crmkit.storage._outbox import Claimed, Key, Outbox, Settlement
 
 __all__ = ["RelaySettings", "parked_event", "relay"]
@@ -29,22 +28,6 @@ _log = logging.getLogger("crmkit.events")
 _load = make_converter(trusted=True)
 
 HandlersOf = Callable[[type[DomainEvent]], Sequence[Callable[[Any], object]]]
-
-
-def _number(value: object, name: str, *, at_least: float, at_most: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError.of(name, f"must be a number of seconds, not {shown(value)}")
-    if not at_least <= value <= at_most:
-        raise ValidationError.of(name, f"is {value}; it must be from {at_least} to {at_most}")
-    return float(value)
-
-
-def _count(value: object, name: str, *, at_most: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= at_most:
-        raise ValidationError.of(
-            name, f"must be a whole number from 1 to {at_most:,}, not {shown(value)}"
-        )
-    return value
 
 
 @attrs.frozen(kw_only=True)
@@ -58,11 +41,11 @@ class RelaySettings:
     batch: int = 100
 
     def __attrs_post_init__(self) -> None:
-        _count(self.attempts, "attempts", at_most=1000)
-        _number(self.backoff, "backoff", at_least=0, at_most=86400)
-        _number(self.max_backoff, "max_backoff", at_least=0, at_most=7 * 86400)
-        _number(self.lease, "lease", at_least=0.001, at_most=86400)
-        _count(self.batch, "batch", at_most=10_000)
+        a_count(self.attempts, "attempts", at_most=1000)
+        seconds(self.backoff, "backoff", at_least=0, at_most=86400)
+        seconds(self.max_backoff, "max_backoff", at_least=0, at_most=7 * 86400)
+        seconds(self.lease, "lease", at_least=0.001, at_most=86400)
+        a_count(self.batch, "batch", at_most=10_000)
 
     def pause(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failed attempt: doubling, up to the cap."""

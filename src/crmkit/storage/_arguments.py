@@ -21,6 +21,7 @@ from crmkit.errors import ValidationError
 __all__ = [
     "MAX_LIMIT",
     "a_collection",
+    "a_count",
     "a_key",
     "a_limit",
     "a_lock_timeout",
@@ -32,6 +33,7 @@ __all__ = [
     "an_instant",
     "email_key",
     "ids",
+    "seconds",
 ]
 
 _key = key_text(max_length=64)
@@ -174,14 +176,29 @@ def email_key(address: str) -> str:
     return address.lower()
 
 
-def a_lock_timeout(value: object) -> float:
-    """`value` if it is a number of seconds a SQL store may wait for a lock (0 < value <= 1 day)."""
+def seconds(value: object, name: str, *, at_least: float = 0, at_most: float) -> float:
+    """`value` as a float if it is a number of seconds from `at_least` to `at_most`.
+
+    A `at_least` of 0 admits 0; any other bound is inclusive too. NaN and infinities fail.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError.of(name, f"must be a number of seconds, not {type(value).__name__}")
+    if not at_least <= value <= at_most:  # NaN fails this too
         raise ValidationError.of(
-            "lock_timeout", f"must be a number of seconds, not {type(value).__name__}"
-        )
-    if not 0 < value <= _A_DAY:  # NaN fails this too
-        raise ValidationError.of(
-            "lock_timeout", f"must be more than 0 and at most {_A_DAY} seconds, not {value!r}"
+            name, f"must be from {at_least:g} to {at_most:g} seconds, not {shown(value)}"
         )
     return float(value)
+
+
+def a_count(value: object, name: str, *, at_most: int) -> int:
+    """`value` if it is a whole number from 1 to `at_most`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= at_most:
+        raise ValidationError.of(
+            name, f"must be a whole number from 1 to {at_most:,}, not {shown(value)}"
+        )
+    return value
+
+
+def a_lock_timeout(value: object) -> float:
+    """`value` if it is a number of seconds a SQL store may wait for a lock (1 ms to 1 day)."""
+    return seconds(value, "lock_timeout", at_least=0.001, at_most=_A_DAY)
