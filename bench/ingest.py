@@ -10,6 +10,12 @@ transaction). The baseline is what an app would write without crmkit: tuples for
 ``executemany``. Reads compare ``uow.customers.get``, ``by_owner`` and ``by_phone`` with
 sqlite3 queries that build the same domain objects.
 
+The memory store's ``add_many`` is timed too, against a plain dict insert loop that builds the
+same plain records (what the memory store keeps: each customer as plain data, keyed by id),
+at two sizes ten times apart (``--size`` and ten times it, at most 10,000 and 100,000), to show
+that it scales linearly: ``memory.growth`` is how much the time per customer grows from the
+smaller size to the larger (1.0 when linear).
+
 The last line is ``RESULT {json}``; ``ratio`` is the insert time of crmkit over the baseline's
 (goal: at most 2.0).
 """
@@ -41,6 +47,7 @@ from crmkit.customers import (
     Tier,
 )
 from crmkit.demo import generate_customers
+from crmkit.storage import MemoryStore
 from crmkit.storage.sql import metadata
 
 TENANT = "default"
@@ -222,6 +229,96 @@ def table_digest(path: Path) -> list[Any]:
         ]
 
 
+# --- the memory store against a dict ------------------------------------------------------------
+
+
+def plain_record(c: Customer) -> dict[str, Any]:
+    """The customer as plain data, written out by hand: what the memory store keeps of it."""
+    if c.do_not_contact:
+        raise SystemExit("the plain records do not cover do-not-contact windows")
+    return {
+        "anniversaries": [{"date": a.date.isoformat(), "label": a.label} for a in c.anniversaries],
+        "birthday": c.birthday.isoformat() if c.birthday else None,
+        "code": c.code,
+        "contacts": [
+            {
+                "birthday": p.birthday.isoformat() if p.birthday else None,
+                "emails": [e.address for e in p.emails],
+                "id": str(p.id),
+                "name": p.name,
+                "phones": [n.e164 for n in p.phones],
+                "reports_to": str(p.reports_to) if p.reports_to else None,
+                "roles": sorted(r.value for r in p.roles),
+                "title": p.title,
+            }
+            for p in c.contacts
+        ],
+        "custom_fields": dict(c.custom_fields),
+        "do_not_contact": [],
+        "id": str(c.id),
+        "kind": c.kind.value,
+        "lifecycle": c.lifecycle.value,
+        "name": c.name,
+        "owner_id": c.owner_id,
+        "preferences": list(c.preferences),
+        "source": c.source,
+        "tags": sorted(c.tags),
+        "tier": {"code": c.tier.code, "service_level": c.tier.service_level} if c.tier else None,
+        "timezone": c.timezone,
+        "version": 1,
+    }
+
+
+def dict_insert(table: dict[UUID, dict[str, Any]], customers: Sequence[Customer]) -> None:
+    """The baseline: each customer's plain record into a dict keyed by id, refusing a taken id."""
+    for c in customers:
+        if c.id in table:
+            raise SystemExit(f"customer {c.id} is there already")
+        table[c.id] = plain_record(c)
+
+
+def memory_sizes(size: int) -> tuple[int, int]:
+    """The two sizes the memory store is timed at: ten times apart, at most 10k and 100k."""
+    small = max(1, min(size, 10_000))
+    return small, min(small * 10, 100_000)
+
+
+def time_memory(customers: Sequence[Customer], sizes: Sequence[int], repeat: int) -> dict[str, Any]:
+    """Time `MemoryStore.add_many` against `dict_insert` at each size (best of `repeat`)."""
+    found: dict[str, Any] = {"sizes": list(sizes), "crmkit_s": [], "dict_s": [], "ratio": []}
+    for n in sizes:
+        batch = customers[:n]
+        best = {"crmkit": float("inf"), "dict": float("inf")}
+        for _ in range(repeat):
+            store = MemoryStore()
+            crm = crmkit.CRM(store)
+            table: dict[UUID, dict[str, Any]] = {}
+            for c in batch:
+                c.version = 0  # stored by the previous attempt
+
+            def crmkit_insert(crm: crmkit.CRM = crm, batch: Sequence[Customer] = batch) -> None:
+                with crm.unit_of_work(actor="bench") as uow:
+                    uow.customers.add_many(batch)
+
+            def baseline_insert(
+                table: dict[UUID, dict[str, Any]] = table, batch: Sequence[Customer] = batch
+            ) -> None:
+                dict_insert(table, batch)
+
+            best["crmkit"] = min(best["crmkit"], timed(crmkit_insert))
+            best["dict"] = min(best["dict"], timed(baseline_insert))
+        kept = store._table("customers", TENANT).records  # noqa: SLF001 (what the store keeps)
+        stored = {k: r.row for k, r in kept.items()}
+        if stored != table:
+            raise SystemExit("the memory store and the baseline hold different records")
+        found["crmkit_s"].append(round(best["crmkit"], 4))
+        found["dict_s"].append(round(best["dict"], 4))
+        found["ratio"].append(round(best["crmkit"] / best["dict"], 3))
+    (small, large), (t_small, t_large) = sizes, found["crmkit_s"]
+    found["growth"] = round((t_large / large) / (t_small / small), 3)
+    return found
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
@@ -318,6 +415,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crmkit-bench-") as workdir:
         results = run(args.size, Path(workdir), args.repeat)
+    sizes = memory_sizes(args.size)
+    many = generate_customers(sizes[-1], contacts_per_customer=2, seed=7)
+    results["memory"] = memory = time_memory(many, sizes, args.repeat)
     rows = args.size * 7  # a customer, two contacts, and a phone and an email for each contact
     for name in ("insert", "read_by_id", "read_by_owner", "read_by_phone"):
         f = results[name]
@@ -326,6 +426,11 @@ def main() -> None:
             f"ratio {f['ratio']:.2f}"
         )
     print(f"({args.size} customers, {rows} rows; goal for insert: ratio <= 2.0)")
+    for n, ours, theirs, ratio in zip(
+        memory["sizes"], memory["crmkit_s"], memory["dict_s"], memory["ratio"], strict=True
+    ):
+        print(f"memory {n:>7} crmkit {ours:8.3f} s   dict    {theirs:8.3f} s   ratio {ratio:.2f}")
+    print(f"(memory add_many: time per customer grows {memory['growth']:.2f}x over ten times more)")
     print("RESULT " + json.dumps(results, sort_keys=True))
 
 

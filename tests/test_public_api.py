@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,26 @@ def test_the_sql_store_loads_sqlalchemy_when_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "True"
+
+
+def test_an_aggregate_is_declared_with_the_public_names_of_crmkit_storage() -> None:
+    import crmkit.storage
+    from crmkit.storage import _aggregates, _registry
+
+    declaration = {"Aggregate": _aggregates, "Parent": _aggregates, "UniqueKey": _aggregates}
+    for name, private in {**declaration, "register": _registry}.items():
+        exported = getattr(crmkit.storage, name)
+        assert name in crmkit.storage.__all__
+        assert exported is getattr(private, name)
+        # Reprs, tracebacks and the reference name the public place.
+        assert exported.__module__ == "crmkit.storage", name
+
+
+def test_the_contract_suite_shows_only_public_imports() -> None:
+    import crmkit.testing.contract
+
+    imports = re.findall(
+        r"^\s*(?:from|import) (crmkit[\w.]*)", crmkit.testing.contract.__doc__ or "", re.M
+    )
+    assert "crmkit.storage" in imports
+    assert [m for m in imports if any(p.startswith("_") for p in m.split("."))] == []

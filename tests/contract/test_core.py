@@ -15,8 +15,7 @@ import crmkit
 from crmkit._validation import ON_SETATTR, Validated, check, instance_of, key_text, optional, text
 from crmkit.customers import Contact, Customer, Interaction, InteractionKind
 from crmkit.customers._model import _uuid
-from crmkit.storage import MemoryStore, Store, UnitOfWork
-from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
+from crmkit.storage import Aggregate, MemoryStore, Parent, Store, UniqueKey, UnitOfWork
 from crmkit.storage._customers import CUSTOMERS, INTERACTIONS
 from crmkit.testing.contract import AggregateContract, SqlContract
 

@@ -6,14 +6,20 @@ means changing that URL and nothing else.
 
 `SqlStore` and the SQL tables live in `crmkit.storage.sql`, which imports SQLAlchemy; they are
 re-exported here lazily so that ``import crmkit`` stays light.
+
+An aggregate is declared to every adapter at once with `Aggregate` (and its `Parent` and
+`UniqueKey`), and a capability makes every store hold it with `register`; the page "Storage
+internals: adding an aggregate" walks through it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import a_lock_timeout as _a_lock_timeout
 from crmkit.storage._protocols import EventSink, Store
+from crmkit.storage._registry import register
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryStore
 
@@ -22,15 +28,25 @@ if TYPE_CHECKING:
     from crmkit.storage.sql import SqlStore
 
 __all__ = [
+    "Aggregate",
     "CustomerRepository",
     "EventSink",
     "InteractionRepository",
     "MemoryStore",
+    "Parent",
     "SqlStore",
     "Store",
+    "UniqueKey",
     "UnitOfWork",
     "open_store",
+    "register",
 ]
+
+# The declaration API says where it lives (as httpx's exports do), so reprs, tracebacks and
+# the reference show the public name rather than the private module.
+for _exported in (Aggregate, Parent, UniqueKey, register):
+    _exported.__module__ = __name__
+del _exported
 
 
 def open_store(url: Any, *, lock_timeout: float | None = None) -> Store:  # noqa: ANN401 (URL or Engine)

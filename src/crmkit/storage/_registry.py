@@ -71,9 +71,28 @@ def register(
     sql: str | None = None,
     sql_tables: str | None = None,
 ) -> None:
-    """Make every store made from now on hold `aggregate` (see `Registration`).
+    """Make every store made from now on hold `aggregate`.
 
-    Registering the same table twice replaces the first registration.
+    A capability calls this once per aggregate, from the composition root
+    (``crmkit/_composition.py``), parents before their children. Registering the same table
+    twice replaces the first registration. To hold an aggregate in one store only (a test's),
+    pass it to that store instead: ``MemoryStore(aggregates=[...])``,
+    ``build_tables(aggregates=[...])``.
+
+    Args:
+        aggregate: the declaration.
+        attribute: the unit of work's attribute for its repository (``"customers"`` gives
+            ``uow.customers``); without one, reach it with ``uow.repository(aggregate)``.
+        memory: the memory store's repository class, where the aggregate has special queries
+            (a subclass of ``crmkit.storage.memory.MemoryRecords``).
+        sql: the SQL store's repository class, as ``"module:Class"`` (imported when first
+            used, so that importing crmkit does not import SQLAlchemy).
+        sql_tables: ``"module:function"`` of a function ``(metadata, *, prefix, schema) ->
+            {name: Table}`` defining the aggregate's tables, where the table derived from the
+            declaration does not do.
+
+    Raises:
+        ValidationError: `aggregate` is not an `Aggregate`.
     """
     if not isinstance(aggregate, Aggregate):
         raise ValidationError.of(

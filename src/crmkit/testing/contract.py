@@ -6,16 +6,29 @@ versions, tenant isolation, unique keys, the parent and cascade, paging, and a s
 that checks the store agrees with the memory store on random operations.
 
 Examples:
-    A host's test module (``tests/contract/test_core.py`` in crmkit's sources is one):
+    A test module (``tests/contract/test_core.py`` in crmkit's sources is one, where `Shelf`
+    and `Widget` are attrs classes with an ``id`` and a ``version``; the page "Storage
+    internals: adding an aggregate" walks through a declaration):
 
     ```py
+    import crmkit
+    from crmkit.storage import Aggregate, MemoryStore, Parent, UniqueKey
+    from crmkit.testing.contract import AggregateContract, SqlContract
+
+    SHELVES = Aggregate(Shelf, "shelf", "shelves")
+    WIDGETS = Aggregate(
+        Widget, "widget", "widgets",
+        parent=Parent("shelf", "shelves", "shelf_id"),
+        unique=(UniqueKey("code"),),
+    )
+
     class WidgetContract(AggregateContract[Widget]):
         aggregate, parent = WIDGETS, SHELVES
 
         def new(self, uow):
             shelf = Shelf(name="top")
             uow.repository(SHELVES).add(shelf)
-            return Widget(shelf_id=shelf.id, code=f"W-{crmkit.new_id()}")
+            return Widget(shelf_id=shelf.id, name="bolt", code=f"W-{crmkit.new_id().hex[:12]}")
 
         def change(self, widget):
             widget.name = widget.name + "!"

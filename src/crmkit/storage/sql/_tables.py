@@ -101,7 +101,7 @@ def build_tables(
         prefix: put before every table name (``crmkit_customers``).
         schema: the database schema to put them in (PostgreSQL), or ``None`` for the default.
         aggregates: aggregates to hold besides the registered ones (see
-            `crmkit.storage._registry.register`); their tables derive from their declarations.
+            `crmkit.storage.register`); their tables derive from their declarations.
     """
     if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise ValidationError.of(

@@ -1,0 +1,48 @@
+"""The ingest benchmark measures what it says: the memory store against the same plain records."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from crmkit.demo import generate_customers
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def ingest() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / "ingest.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_memory_sizes_are_ten_times_apart_and_capped(ingest: ModuleType) -> None:
+    assert ingest.memory_sizes(300) == (300, 3000)
+    assert ingest.memory_sizes(20_000) == (10_000, 100_000)
+    assert ingest.memory_sizes(100_000) == (10_000, 100_000)
+
+
+def test_the_dict_baseline_builds_the_records_the_memory_store_keeps(ingest: ModuleType) -> None:
+    customers = generate_customers(40, contacts_per_customer=2, seed=7)
+    # time_memory stops the run when the store's records and the baseline's differ.
+    found = ingest.time_memory(customers, (4, 40), 1)
+    assert found["sizes"] == [4, 40]
+    assert len(found["crmkit_s"]) == len(found["dict_s"]) == len(found["ratio"]) == 2
+    assert found["growth"] > 0
+
+
+def test_a_baseline_that_builds_other_records_is_caught(
+    ingest: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers = generate_customers(4, contacts_per_customer=2, seed=7)
+    plain = ingest.plain_record
+    monkeypatch.setattr(ingest, "plain_record", lambda c: {**plain(c), "name": "?"})
+    with pytest.raises(SystemExit, match="different records"):
+        ingest.time_memory(customers, (2, 4), 1)
