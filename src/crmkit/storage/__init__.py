@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crmkit.storage._arguments import a_lock_timeout as _a_lock_timeout
+from crmkit.storage._changes import MASKED, Change, ChangeLog, ChangePage
 from crmkit.storage._protocols import EventSink, Store
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryStore
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from crmkit.storage.sql import SqlStore
 
 __all__ = [
+    "MASKED",
+    "Change",
+    "ChangeLog",
+    "ChangePage",
     "CustomerRepository",
     "EventSink",
     "InteractionRepository",

@@ -74,6 +74,8 @@ class Aggregate(Generic[T]):
             table older than its declaration; the others follow in the class's order.
         issues: more checks of a record before it is written (custom fields, say), given the
             unit of work's settings; the domain class's own checks always run.
+        sensitive: fields whose values the change log never holds: it shows `MASKED` instead
+            (see `crmkit.storage.Change`).
     """
 
     cls: type[T]
@@ -86,6 +88,7 @@ class Aggregate(Generic[T]):
     columns: Mapping[str, int | None] = attrs.field(factory=dict)
     order: tuple[str, ...] = ("id", "version")
     issues: Callable[[T, Any], list[Issue]] | None = None
+    sensitive: frozenset[str] = frozenset()
 
 
 @attrs.frozen
@@ -106,7 +109,7 @@ class Scope:
 
 
 class Operation(enum.StrEnum):
-    """What a write did to a record."""
+    """What a write did to a record, as the change log says it."""
 
     CREATE = "create"
     UPDATE = "update"
@@ -125,6 +128,7 @@ class Write:
             hooks.
         after: the record as written (``None`` for a delete): the caller's own object, which
             may change later, so a hook reads what it needs at once.
+        aggregate: the aggregate written.
     """
 
     record: str
@@ -132,6 +136,7 @@ class Write:
     operation: Operation
     before: Any
     after: Any
+    aggregate: Aggregate[Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 WriteHook = Callable[[Write], None]
