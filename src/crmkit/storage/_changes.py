@@ -15,6 +15,7 @@ committer waits for until the first has committed (SQLite has a single writer an
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -38,10 +39,18 @@ MASKED: Final = "\u2022masked\u2022"
 
 Plain = dict[str, Any]
 # One write, as a unit of work keeps it until its commit: time, record, id, operation, before
-# and after (plain data, sensitive fields masked).
-Entry = tuple[pendulum.DateTime, str, UUID, str, Plain | None, Plain | None]
+# and after (plain data as JSON text, sensitive fields masked). Text rather than dictionaries:
+# a bulk write then leaves the garbage collector no containers to track, and every read of
+# the log decodes a copy of its own.
+Entry = tuple[pendulum.DateTime, str, UUID, str, str | None, str | None]
 
 _plain = make_converter()
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def decoded(text: str | None) -> Plain | None:
+    """The plain data of a change's stored `before` or `after`."""
+    return None if text is None else json.loads(text)
 
 
 @attrs.frozen
@@ -136,21 +145,15 @@ def entry(write: Write, at: pendulum.DateTime) -> Entry:
         write.record,
         write.id,
         write.operation.value,
-        None if before is None else masked(before, hidden),
-        None if after is None else masked(after, hidden),
+        None if before is None else _encode(masked(before, hidden)),
+        None if after is None else _encode(masked(after, hidden)),
     )
 
 
 def removed(aggregate: Aggregate[Any], key: UUID, row: Plain, at: pendulum.DateTime) -> Entry:
     """The entry of a stored record (`row`, plain data) that a removal took with it."""
-    return (
-        at,
-        aggregate.record,
-        key,
-        Operation.DELETE.value,
-        masked(row, aggregate.sensitive),
-        None,
-    )
+    data = _encode(masked(row, aggregate.sensitive))
+    return (at, aggregate.record, key, Operation.DELETE.value, data, None)
 
 
 def replay(changes: Sequence[Change]) -> dict[tuple[str, UUID], Plain]:
@@ -262,26 +265,25 @@ class MemoryChangeLog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._changes: dict[str, list[Change]] = {}
+        # Per tenant, its changes in order (the first is number 1), each with its actor.
+        self._changes: dict[str, list[tuple[str, Entry]]] = {}
 
     def add(self, tenant_id: str, actor_id: str, entries: Sequence[Entry]) -> None:
         """Append a committing unit of work's entries; call it under the store's commit lock."""
         with self._lock:
-            log = self._changes.setdefault(tenant_id, [])
-            for at, record, key, operation, before, after in entries:
-                log.append(
-                    Change(len(log) + 1, tenant_id, actor_id, at, record, key, operation, before,
-                           after)
-                )  # fmt: skip
+            self._changes.setdefault(tenant_id, []).extend((actor_id, e) for e in entries)
 
     def read(self, tenant_id: str, query: Query, after: int, limit: int) -> list[Change]:
         """Up to `limit` of the tenant's changes that `query` asks for, numbered after `after`."""
         with self._lock:
             log = self._changes.get(tenant_id, [])[after:]
         found = []
-        for change in log:
+        for seq, (actor_id, (at, record, key, operation, before, text)) in enumerate(
+            log, after + 1
+        ):
+            change = Change(seq, tenant_id, actor_id, at, record, key, operation, None, None)
             if query.matches(change):
-                found.append(change)
+                found.append(attrs.evolve(change, before=decoded(before), after=decoded(text)))
                 if len(found) == limit:
                     break
         return found

@@ -20,14 +20,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from crmkit.storage._changes import Change, Entry, Query
-from crmkit.storage.sql._types import Document, Id, Instant
+from crmkit.storage._changes import Change, Entry, Query, decoded
+from crmkit.storage.sql._types import Id, Instant
 
 if TYPE_CHECKING:
     from crmkit.storage.sql._store import SqlStore
     from crmkit.storage.sql._tables import Tables
 
-__all__ = ["add_change_tables", "change_tables", "read_changes", "write_changes"]
+__all__ = ["JSON_TEXT", "add_change_tables", "change_tables", "read_changes", "write_changes"]
+
+JSON_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+"""A change's plain data, as JSON text: written as the unit of work encoded it."""
 
 _MYSQL: dict[str, Any] = {
     "mysql_charset": "utf8mb4",
@@ -49,8 +52,8 @@ def add_change_tables(metadata: sa.MetaData, *, prefix: str) -> None:
         sa.Column("record", sa.String(64), nullable=False),
         sa.Column("record_id", Id(), nullable=False),
         sa.Column("operation", sa.String(16), nullable=False),
-        sa.Column("before", Document()),
-        sa.Column("after", Document()),
+        sa.Column("before", JSON_TEXT),
+        sa.Column("after", JSON_TEXT),
         sa.PrimaryKeyConstraint("tenant_id", "seq"),
         sa.Index(f"ix_{name}_record", "tenant_id", "record", "record_id", "seq"),
         sa.Index(f"ix_{name}_actor", "tenant_id", "actor_id", "seq"),
@@ -132,8 +135,8 @@ def read_changes(
     statement = sa.select(t).where(*where).order_by(c.seq).limit(limit)
     return [
         Change(
-            r.seq, r.tenant_id, r.actor_id, r.at, r.record, r.record_id, r.operation, r.before,
-            r.after,
+            r.seq, r.tenant_id, r.actor_id, r.at, r.record, r.record_id, r.operation,
+            decoded(r.before), decoded(r.after),
         )
         for r in connection.execute(statement)
     ]  # fmt: skip

@@ -15,7 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from crmkit.storage.sql._types import Document, Id, Instant
+from crmkit.storage.sql._changes import JSON_TEXT
+from crmkit.storage.sql._types import Id, Instant
 from crmkit.storage.sql.migrations._context import MYSQL_OPTIONS, names
 
 revision = "0004"
@@ -39,8 +40,8 @@ def upgrade() -> None:
             sa.Column("record", sa.String(64), nullable=False),
             sa.Column("record_id", Id(), nullable=False),
             sa.Column("operation", sa.String(16), nullable=False),
-            sa.Column("before", Document()),
-            sa.Column("after", Document()),
+            sa.Column("before", JSON_TEXT),
+            sa.Column("after", JSON_TEXT),
             sa.PrimaryKeyConstraint("tenant_id", "seq", name=f"pk_{changes}"),
             schema=schema,
             **MYSQL_OPTIONS,
