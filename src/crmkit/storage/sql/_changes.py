@@ -85,21 +85,15 @@ def write_changes(
     entries: Sequence[Entry],
 ) -> None:
     """Insert `entries` into the change log, in the unit of work's transaction, numbered."""
-    changes, counters = change_tables(store.tables)
-    c = counters.c
-    dialect = connection.dialect.name
-    upsert: sa.Insert
-    if dialect in ("mysql", "mariadb"):
-        on_mysql = mysql.insert(counters)
-        upsert = on_mysql.on_duplicate_key_update(seq=c.seq + on_mysql.inserted.seq)
+    changes = change_tables(store.tables)[0]
+    bump, read = store.prepared(_counter)
+    # The row lock the bump takes is held until the commit: the next committer waits for it.
+    params = {"tenant_id": tenant_id, "seq": len(entries)}
+    if read is None:
+        last = connection.scalar(bump, params)
     else:
-        insert = postgresql.insert(counters) if dialect == "postgresql" else sqlite.insert(counters)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[c.tenant_id], set_={"seq": c.seq + insert.excluded.seq}
-        )
-    # The row lock this takes is held until the commit: the next committer waits for it.
-    connection.execute(upsert, {"tenant_id": tenant_id, "seq": len(entries)})
-    last = connection.scalar(sa.select(c.seq).where(c.tenant_id == tenant_id))
+        connection.execute(bump, params)
+        last = connection.scalar(read, {"tenant_id": tenant_id})
     seq = int(last or 0) - len(entries)
     rows = []
     for at, record, key, operation, before, after in entries:
@@ -107,6 +101,29 @@ def write_changes(
         # In the table's column order (see `add_change_tables`).
         rows.append((tenant_id, seq, at, actor_id, record, key, operation, before, after))
     store.bulk_insert(changes)(connection, rows)
+
+
+def _counter(tables: Tables, dialect: sa.Dialect) -> tuple[sa.Insert, sa.Select[Any] | None]:
+    """The upsert that bumps a tenant's counter, and the query of its new value.
+
+    The upsert returns the new value itself where the database can (PostgreSQL, SQLite 3.35+),
+    saving a round trip; the query is then ``None``.
+    """
+    counters = change_tables(tables)[1]
+    c = counters.c
+    if dialect.name in ("mysql", "mariadb"):
+        on_mysql = mysql.insert(counters)
+        upsert = on_mysql.on_duplicate_key_update(seq=c.seq + on_mysql.inserted.seq)
+        return upsert, sa.select(c.seq).where(c.tenant_id == sa.bindparam("tenant_id"))
+    insert = (
+        postgresql.insert(counters) if dialect.name == "postgresql" else sqlite.insert(counters)
+    )
+    bump = insert.on_conflict_do_update(
+        index_elements=[c.tenant_id], set_={"seq": c.seq + insert.excluded.seq}
+    )
+    if dialect.insert_returning:
+        return bump.returning(c.seq), None
+    return bump, sa.select(c.seq).where(c.tenant_id == sa.bindparam("tenant_id"))
 
 
 def read_changes(
