@@ -22,6 +22,7 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.storage import Change, ChangePage
+from crmkit.storage._aggregates import Aggregate
 from crmkit.storage._changes import replay
 from crmkit.storage._customers import INTERACTIONS
 from tests.contract.conftest import Backend
@@ -269,6 +270,11 @@ def test_a_follower_never_skips_a_change_that_commits_late(backend: Backend) -> 
         assert overlapped
         assert [c.actor_id for c in first.changes] == ["late"]
         assert [c.actor_id for c in rest.changes] == ["early"]
+
+
+def test_a_sensitive_field_must_be_a_field_of_the_class() -> None:
+    with pytest.raises(ValidationError, match="^sensitive: names no field of Customer: pin"):
+        Aggregate(Customer, "customer", "customers", sensitive=frozenset({"pin"}))
 
 
 # --- the law: replaying the log from empty gives every record as stored -----------------------

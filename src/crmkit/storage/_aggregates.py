@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from crmkit.errors import Issue
+from crmkit.errors import Issue, ValidationError
 
 __all__ = ["Aggregate", "Operation", "Parent", "Scope", "UniqueKey", "Write", "WriteHook"]
 
@@ -89,6 +89,16 @@ class Aggregate(Generic[T]):
     order: tuple[str, ...] = ("id", "version")
     issues: Callable[[T, Any], list[Issue]] | None = None
     sensitive: frozenset[str] = frozenset()
+
+    def __attrs_post_init__(self) -> None:
+        if not self.sensitive:
+            return
+        fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(self.cls)  # type: ignore[arg-type]
+        unknown = sorted(set(self.sensitive) - {f.name for f in fields})
+        if unknown:
+            raise ValidationError.of(
+                "sensitive", f"names no field of {self.cls.__name__}: {', '.join(unknown)}"
+            )
 
 
 @attrs.frozen

@@ -276,11 +276,12 @@ class MemoryChangeLog:
     def read(self, tenant_id: str, query: Query, after: int, limit: int) -> list[Change]:
         """Up to `limit` of the tenant's changes that `query` asks for, numbered after `after`."""
         with self._lock:
-            log = self._changes.get(tenant_id, [])[after:]
+            log = self._changes.get(tenant_id, [])
+            end = len(log)
         found = []
-        for seq, (actor_id, (at, record, key, operation, before, text)) in enumerate(
-            log, after + 1
-        ):
+        # Only appended to, so the first `end` entries stay as they are: no copy of the log.
+        for seq in range(after + 1, end + 1):
+            actor_id, (at, record, key, operation, before, text) = log[seq - 1]
             change = Change(seq, tenant_id, actor_id, at, record, key, operation, None, None)
             if query.matches(change):
                 found.append(attrs.evolve(change, before=decoded(before), after=decoded(text)))
