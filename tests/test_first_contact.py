@@ -340,4 +340,6 @@ def test_drawing_a_customer_builds_no_strategies_per_draw(monkeypatch: pytest.Mo
     draw()  # build what is built once
     monkeypatch.setattr(SearchStrategy, "__init__", counting)
     draw()
-    assert built < 50 * 25, f"{built} strategies built for 50 customers"
+    # About 18 per customer are Hypothesis's own (integers drawn for sizes and the reporting
+    # tree); rebuilding the field strategies per draw made it about 300.
+    assert built < 50 * 60, f"{built} strategies built for 50 customers"

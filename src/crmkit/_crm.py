@@ -26,6 +26,7 @@ from crmkit.errors import (
 )
 from crmkit.events import DomainEvent, ParkedEvent, RelayReport, _check_class
 from crmkit.storage._arguments import a_limit, ids, seconds
+from crmkit.storage._changes import ChangePage, a_cursor
 
 if TYPE_CHECKING:
     from crmkit.storage import Store, UnitOfWork
@@ -326,6 +327,41 @@ class CRM:
         """
         age = seconds(older_than, "older_than", at_most=100 * 366 * 86400)
         return self.store.outbox.purge(before=self.clock.now() - timedelta(seconds=age))
+
+    def changes_since(
+        self, cursor: int, *, tenant: str | None = None, limit: int = 100
+    ) -> ChangePage:
+        """The tenant's changes after `cursor` (0 for the start), and the cursor for the next.
+
+        A host that keeps the returned cursor and asks again from it follows every write, in
+        the order of the commits, and never skips one: a unit of work that commits later than
+        another always gets the larger numbers, whenever its writes began.
+
+        Examples:
+            >>> import crmkit
+            >>> from crmkit.customers import Customer
+            >>> crm = crmkit.open("memory://")
+            >>> with crm.unit_of_work(actor="li.na") as uow:
+            ...     uow.customers.add(Customer(name="Acme", owner_id="li.na"))
+            >>> page = crm.changes_since(0)
+            >>> [(c.seq, c.record, c.operation) for c in page.changes], page.cursor
+            ([(1, 'customer', 'create')], 1)
+            >>> crm.changes_since(page.cursor).changes
+            ()
+
+        Args:
+            cursor: the `ChangePage.cursor` of the last page read, or 0.
+            tenant: the tenant whose log to read (the CRM's default tenant if not given).
+            limit: at most this many changes (at most 100,000).
+
+        Raises:
+            ValidationError: `cursor` is not a whole number from 0, or another argument is
+                wrong.
+        """
+        a_cursor(cursor)
+        a_limit(limit)
+        with self.unit_of_work(actor="crmkit", tenant=tenant, read_only=True) as uow:
+            return uow.changes.since(cursor, limit=limit)
 
     def _handlers_of(self, kind: type[DomainEvent]) -> list[Callable[[Any], object]]:
         return self._handlers.get(kind, [])

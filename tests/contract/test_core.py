@@ -32,6 +32,7 @@ class Widget(Validated):
     shelf_id: UUID = attrs.field(metadata=check(_uuid))
     name: str = attrs.field(metadata=check(text(max_length=100)))
     code: str | None = attrs.field(default=None, metadata=check(optional(key_text(max_length=32))))
+    note: str | None = attrs.field(default=None, metadata=check(optional(text(max_length=100))))
     id: UUID = attrs.field(factory=crmkit.new_id, metadata=check(_uuid))
     version: int = attrs.field(default=0, metadata=check(instance_of(int)))
 
@@ -47,7 +48,8 @@ WIDGETS: Aggregate[Widget] = Aggregate(
     unique=(UniqueKey("code"),),
     immutable={"shelf_id": "a widget cannot move to another shelf"},
     indexes={"shelf": ("shelf_id", "id")},
-    columns={"name": 100, "code": 32},
+    columns={"name": 100, "code": 32, "note": 100},
+    sensitive=frozenset({"note"}),
 )
 
 # --- the contract, once per store --------------------------------------------------------------
@@ -60,7 +62,8 @@ class WidgetContract(AggregateContract[Widget]):
     def new(self, uow: UnitOfWork) -> Widget:
         shelf = Shelf(name="top")
         uow.repository(SHELVES).add(shelf)
-        return Widget(shelf_id=shelf.id, name="bolt", code=f"W-{crmkit.new_id().hex[-12:]}")
+        code = f"W-{crmkit.new_id().hex[-12:]}"
+        return Widget(shelf_id=shelf.id, name="bolt", code=code, note=f"secret {code}")
 
     def change(self, obj: Widget) -> None:
         obj.name = f"{obj.name[:90]}!"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import a_lock_timeout as _a_lock_timeout
+from crmkit.storage._changes import MASKED, Change, ChangeLog, ChangePage
 from crmkit.storage._protocols import EventSink, Store
 from crmkit.storage._registry import register
 from crmkit.storage._unit_of_work import UnitOfWork
@@ -28,7 +29,11 @@ if TYPE_CHECKING:
     from crmkit.storage.sql import SqlStore
 
 __all__ = [
+    "MASKED",
     "Aggregate",
+    "Change",
+    "ChangeLog",
+    "ChangePage",
     "CustomerRepository",
     "EventSink",
     "InteractionRepository",

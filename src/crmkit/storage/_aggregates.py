@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from crmkit.errors import Issue
+from crmkit.errors import Issue, ValidationError
 
 __all__ = ["Aggregate", "Operation", "Parent", "Scope", "UniqueKey", "Write", "WriteHook"]
 
@@ -74,6 +74,8 @@ class Aggregate(Generic[T]):
             table older than its declaration; the others follow in the class's order.
         issues: more checks of a record before it is written (custom fields, say), given the
             unit of work's settings; the domain class's own checks always run.
+        sensitive: fields whose values the change log never holds: it shows `MASKED` instead
+            (see `crmkit.storage.Change`).
     """
 
     cls: type[T]
@@ -86,6 +88,17 @@ class Aggregate(Generic[T]):
     columns: Mapping[str, int | None] = attrs.field(factory=dict)
     order: tuple[str, ...] = ("id", "version")
     issues: Callable[[T, Any], list[Issue]] | None = None
+    sensitive: frozenset[str] = frozenset()
+
+    def __attrs_post_init__(self) -> None:
+        if not self.sensitive:
+            return
+        fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(self.cls)  # type: ignore[arg-type]
+        unknown = sorted(set(self.sensitive) - {f.name for f in fields})
+        if unknown:
+            raise ValidationError.of(
+                "sensitive", f"names no field of {self.cls.__name__}: {', '.join(unknown)}"
+            )
 
 
 @attrs.frozen
@@ -106,7 +119,7 @@ class Scope:
 
 
 class Operation(enum.StrEnum):
-    """What a write did to a record."""
+    """What a write did to a record, as the change log says it."""
 
     CREATE = "create"
     UPDATE = "update"
@@ -125,6 +138,7 @@ class Write:
             hooks.
         after: the record as written (``None`` for a delete): the caller's own object, which
             may change later, so a hook reads what it needs at once.
+        aggregate: the aggregate written.
     """
 
     record: str
@@ -132,6 +146,7 @@ class Write:
     operation: Operation
     before: Any
     after: Any
+    aggregate: Aggregate[Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 WriteHook = Callable[[Write], None]

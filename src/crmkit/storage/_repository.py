@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from uuid import UUID
 
 from crmkit._validation import recheck
@@ -162,11 +162,33 @@ class Repository(abc.ABC, Generic[T]):
             raise ValidationError.of("", f"must be a {a.cls.__name__}, not {type(obj).__name__}")
         version: int = obj.version  # type: ignore[attr-defined]
         before = self._before(obj)
-        with uow._writing(f"removing a {a.record}"):
+        doing = f"removing a {a.record}"
+        with uow._writing(doing):
             key: UUID = obj.id  # type: ignore[attr-defined]
-            if not self._call(f"removing a {a.record}", lambda: self._delete_if(key, version)):
-                raise ConcurrencyError(a.record, obj.id, version)  # type: ignore[attr-defined]
-            self._wrote(Operation.DELETE, obj.id, before, None)  # type: ignore[attr-defined]
+            taken: list[tuple[Repository[Any], list[Any]]] = []
+            if uow._write_hooks and uow._children(a.table):
+                # The records the removal takes with it reach the hooks too. The record is
+                # locked first, so none can be added to it between reading them and the delete.
+                if not self._call(doing, lambda: self._lock_if(key, version)):
+                    raise ConcurrencyError(a.record, key, version)
+                taken = self._call(doing, lambda: self._descendants([key]))
+            if not self._call(doing, lambda: self._delete_if(key, version)):
+                raise ConcurrencyError(a.record, key, version)
+            for repository, records in taken:
+                for record in records:
+                    repository._wrote(Operation.DELETE, record.id, record, None)
+            self._wrote(Operation.DELETE, key, before, None)
+
+    def _descendants(self, keys: list[UUID]) -> list[tuple[Repository[Any], list[Any]]]:
+        """The records that belong to the records `keys`, and to those, ..., per repository."""
+        found: list[tuple[Repository[Any], list[Any]]] = []
+        for child in self._uow._children(self._aggregate.table):
+            repository = self._uow.repository(child)
+            records = repository._belonging(keys)
+            if records:
+                found.append((repository, records))
+                found.extend(repository._descendants([r.id for r in records]))
+        return found
 
     # --- shared rules ------------------------------------------------------------------------
 
@@ -191,7 +213,7 @@ class Repository(abc.ABC, Generic[T]):
 
     def _wrote(self, operation: Operation, key: UUID, before: T | None, after: T | None) -> None:
         """Tell the unit of work's write hooks (a change log, later) about one write."""
-        write = Write(self._aggregate.record, key, operation, before, after)
+        write = Write(self._aggregate.record, key, operation, before, after, self._aggregate)
         for hook in self._uow._write_hooks:
             hook(write)
 
@@ -230,6 +252,14 @@ class Repository(abc.ABC, Generic[T]):
             ``None`` once written; `STALE` if the stored version differs (or it is gone); the
             name of an immutable field that `obj` changes (then nothing is written).
         """
+
+    @abc.abstractmethod
+    def _belonging(self, parents: list[UUID]) -> list[T]:
+        """The records whose parent is one of `parents` (only asked of aggregates with one)."""
+
+    @abc.abstractmethod
+    def _lock_if(self, key: UUID, version: int) -> bool:
+        """Lock the record till the transaction ends if it is stored at `version`; whether it is."""
 
     @abc.abstractmethod
     def _delete_if(self, key: UUID, version: int) -> bool:

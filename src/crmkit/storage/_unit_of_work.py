@@ -6,6 +6,7 @@ import abc
 import contextlib
 import enum
 from collections.abc import Iterator
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -22,7 +23,8 @@ from crmkit.errors import (
     ValidationError,
 )
 from crmkit.events import DomainEvent, _check_record
-from crmkit.storage._aggregates import Aggregate, Scope, WriteHook
+from crmkit.storage._aggregates import Aggregate, Scope, Write, WriteHook
+from crmkit.storage._changes import Change, ChangeLog, Entry, Query, entry
 from crmkit.storage._protocols import EventSink, FieldRules
 from crmkit.storage._registry import bound
 
@@ -109,8 +111,10 @@ class UnitOfWork(Repositories, abc.ABC):
         self._state = _State.OPEN
         self._failure: BaseException | None = None
         self._repositories: dict[str, Any] = {}
-        # Called for every write through the repository core (a change log plugs in here).
-        self._write_hooks: list[WriteHook] = []
+        # Called for every write through the repository core; the change log's comes first.
+        self._write_hooks: list[WriteHook] = [self._log_change]
+        # The change log's entries of this unit of work's writes, written at its commit.
+        self._changes: list[Entry] = []
 
     # --- for services ------------------------------------------------------------------------
 
@@ -171,6 +175,11 @@ class UnitOfWork(Repositories, abc.ABC):
         """The events recorded so far, oldest first."""
         return tuple(self._events)
 
+    @cached_property
+    def changes(self) -> ChangeLog:
+        """The tenant's change log: every committed write, by record, by actor, by period."""
+        return ChangeLog(self)
+
     # --- transaction -----------------------------------------------------------------------------
 
     @property
@@ -200,6 +209,7 @@ class UnitOfWork(Repositories, abc.ABC):
             self._roll_back_after(e)
             raise
         self._state = _State.COMMITTED
+        self._changes.clear()
         events, self._events = self._events, []
         self._stamped.clear()
         self._old_versions.clear()
@@ -214,6 +224,7 @@ class UnitOfWork(Repositories, abc.ABC):
         finally:
             self._state = _State.ROLLED_BACK
             self._events.clear()
+            self._changes.clear()
             # Objects written in this unit of work get back the version they had before it.
             for obj, version in zip(
                 reversed(self._stamped), reversed(self._old_versions), strict=True
@@ -311,6 +322,10 @@ class UnitOfWork(Repositories, abc.ABC):
         self._old_versions.append(obj.version)
         obj.version = version
 
+    def _log_change(self, write: Write) -> None:
+        """Keep the change log's entry of `write`, to be written with the commit."""
+        self._changes.append(entry(write, self._clock.now()))
+
     def _publish(self, events: list[DomainEvent]) -> None:
         """Hand `events` to the subscribers; SQL adapters joined to a host transaction defer it."""
         if events:
@@ -333,6 +348,14 @@ class UnitOfWork(Repositories, abc.ABC):
     @abc.abstractmethod
     def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
         """A new repository of `aggregate` on this adapter."""
+
+    @abc.abstractmethod
+    def _children(self, table: str) -> list[Aggregate[Any]]:
+        """The aggregates whose records belong to records of `table` (removed with them)."""
+
+    @abc.abstractmethod
+    def _read_changes(self, query: Query, after: int, limit: int) -> list[Change]:
+        """Up to `limit` committed changes of the tenant that `query` asks for, after `after`."""
 
     @abc.abstractmethod
     def _commit(self) -> None:

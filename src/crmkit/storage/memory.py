@@ -20,6 +20,7 @@ from uuid import UUID
 from crmkit._converter import make_converter
 from crmkit.errors import ConcurrencyError, CorruptRecord, DuplicateError, ValidationError
 from crmkit.storage._aggregates import Aggregate
+from crmkit.storage._changes import Change, Entry, MemoryChangeLog, Query, removed
 from crmkit.storage._outbox import MemoryOutbox
 from crmkit.storage._registry import registered, registration
 from crmkit.storage._repository import STALE, Repository
@@ -90,6 +91,8 @@ class MemoryStore:
         self._tables: dict[str, dict[str, _Table]] = {name: {} for name in self.aggregates}
         self.outbox = MemoryOutbox()
         """The events committed units of work recorded, until a relay has delivered them."""
+        self.changes = MemoryChangeLog()
+        """Every committed write, per tenant, in the order of the commits."""
 
     def unit_of_work(self, *, connection: object = None, **kwargs: Any) -> MemoryUnitOfWork:  # noqa: ANN401
         """Begin a unit of work (see `Store.unit_of_work`); `connection` must be None."""
@@ -140,6 +143,12 @@ class MemoryUnitOfWork(UnitOfWork):
         cls = found.memory if found is not None and found.memory is not None else MemoryRecords
         made: Repository[T] = cls(self, aggregate)
         return made
+
+    def _children(self, table: str) -> list[Aggregate[Any]]:
+        return self._store._children.get(table, [])
+
+    def _read_changes(self, query: Query, after: int, limit: int) -> list[Change]:
+        return self._store.changes.read(self.tenant_id, query, after, limit)
 
     # --- reads through this unit of work's own writes -------------------------------------------
 
@@ -216,10 +225,12 @@ class MemoryUnitOfWork(UnitOfWork):
                 committed = self._committed(table)
                 for key, written in writes.items():
                     committed.put(key, written)
+            changes = self._changes
             for table, writes in self._writes.items():
-                removed = {k for k, record in writes.items() if record is None}
-                if removed:
-                    self._cascade_at_commit(table, removed)
+                gone = {k for k, record in writes.items() if record is None}
+                if gone:
+                    self._cascade_at_commit(table, gone, changes)
+            store.changes.add(self.tenant_id, self.actor_id, changes)
             add_events()
 
     def _check_keys_at_commit(self, table: str, writes: dict[UUID, _Record | None]) -> None:
@@ -243,15 +254,22 @@ class MemoryUnitOfWork(UnitOfWork):
             if record is not None and self._read(parent.table, record.parent) is None:  # type: ignore[arg-type]
                 raise ConcurrencyError(parent.record, record.parent, None)
 
-    def _cascade_at_commit(self, table: str, removed: set[UUID]) -> None:
-        """Remove the committed records that belong to the `removed` records of `table`."""
+    def _cascade_at_commit(self, table: str, parents: set[UUID], changes: list[Entry]) -> None:
+        """Remove the committed records that belong to the removed `parents` of `table`.
+
+        Those added by others since this unit of work removed their parent get their change
+        log entries here; the others got them at the removal.
+        """
         for child in self._store._children.get(table, ()):
             records = self._committed(child.table)
-            gone = {k for k, r in records.records.items() if r.parent in removed}
-            for key in gone:
+            gone = {k: r for k, r in records.records.items() if r.parent in parents}
+            writes = self._writes.get(child.table, {})
+            for key, record in gone.items():
                 records.put(key, None)
+                if key not in writes:
+                    changes.append(removed(child, key, record.row, self._clock.now()))
             if gone:
-                self._cascade_at_commit(child.table, gone)
+                self._cascade_at_commit(child.table, set(gone), changes)
 
     def _rollback(self) -> None:
         self._writes.clear()
@@ -343,6 +361,16 @@ class MemoryRecords(Repository[T]):
         self._check_keys(obj.id, record, alone=True)  # type: ignore[attr-defined]
         uow._write(self._name, obj.id, record)  # type: ignore[attr-defined]
         return None
+
+    def _belonging(self, parents: list[UUID]) -> list[T]:
+        wanted = set(parents)
+        found = [(k, r) for k, r in self._uow._scan(self._name) if r.parent in wanted]
+        return [self._from(k, r) for k, r in sorted(found, key=lambda item: item[0])]
+
+    def _lock_if(self, key: UUID, version: int) -> bool:
+        # Nothing to lock: the commit checks, under the store's lock, what changed since.
+        stored = self._uow._read(self._name, key)
+        return stored is not None and stored.row["version"] == version
 
     def _delete_if(self, key: UUID, version: int) -> bool:
         uow = self._uow

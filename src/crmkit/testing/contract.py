@@ -70,6 +70,7 @@ from crmkit.errors import (
 )
 from crmkit.storage import MemoryStore, Store, UnitOfWork
 from crmkit.storage._aggregates import Aggregate, Operation, Write
+from crmkit.storage._changes import MASKED, Change, masked, replay
 
 __all__ = ["AggregateContract", "SqlContract"]
 
@@ -334,6 +335,52 @@ class AggregateContract(abc.ABC, Generic[T]):
             (name, key, Operation.UPDATE, added, updated),
             (name, key, Operation.DELETE, updated, None),
         ]
+
+    def test_every_write_is_in_the_change_log_and_replaying_it_gives_the_records(
+        self, crm: crmkit.CRM
+    ) -> None:
+        """Every write is in the change log, sensitive fields masked; its replay gives the records.
+
+        The records a removal takes with it are in the log too.
+        """
+        a = self.aggregate
+        with crm.unit_of_work(actor="li", tenant="acme") as uow:
+            records = uow.repository(a)
+            obj, other = self.new(uow), self.new(uow)
+            records.add_many([obj, other])
+            self.change(obj)
+            records.update(obj)
+            secrets = [v for o in (obj, other) for f in a.sensitive if (v := getattr(o, f))]
+        with crm.unit_of_work(actor="wang", tenant="acme") as uow:
+            records = uow.repository(a)
+            records.remove(records.get(obj.id))  # type: ignore[attr-defined]
+            if self.parent is not None and a.parent is not None:
+                parents = uow.repository(self.parent)
+                parents.remove(parents.get(getattr(other, a.parent.field)))
+        changes: list[Change] = []
+        page = crm.changes_since(0, tenant="acme", limit=2)
+        while page.changes:
+            changes.extend(page.changes)
+            page = crm.changes_since(page.cursor, tenant="acme", limit=2)
+        mine = [(c.actor_id, c.record_id, c.operation) for c in changes if c.record == a.record]
+        assert mine[:3] == [
+            ("li", obj.id, "create"),  # type: ignore[attr-defined]
+            ("li", other.id, "create"),  # type: ignore[attr-defined]
+            ("li", obj.id, "update"),  # type: ignore[attr-defined]
+        ]
+        assert ("wang", obj.id, "delete") in mine  # type: ignore[attr-defined]
+        if self.parent is not None:
+            assert ("wang", other.id, "delete") in mine  # type: ignore[attr-defined]
+        for c in changes:
+            for data in (c.before or {}, c.after or {}):
+                assert all(data[f] == MASKED for f in a.sensitive if f in data)
+        assert not any(str(s) in repr(changes) for s in secrets)
+        stored: dict[tuple[str, Any], dict[str, Any]] = {}
+        with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
+            for held in self.aggregates():
+                for r in uow.repository(held).page(limit=1000):
+                    stored[held.record, r.id] = masked(crmkit.to_dict(r), held.sensitive)
+        assert replay(changes) == stored
 
     def test_the_store_agrees_with_the_memory_store(self) -> None:
         """The store agrees with the memory store."""

@@ -151,11 +151,13 @@ def keys(*, max_size: int = 20) -> st.SearchStrategy[str]:
     return st.text(_LETTERS, min_size=1, max_size=max_size).filter(lambda s: s == s.strip() != "")
 
 
+@functools.cache
 def ids() -> st.SearchStrategy[UUID]:
     """Fresh time-ordered ids (UUIDv7) and, sometimes, a host's own random UUIDs."""
     return st.builds(new_id) | st.uuids()
 
 
+@functools.cache
 def timezones() -> st.SearchStrategy[str]:
     """IANA time zones, with and without daylight saving."""
     return st.sampled_from(TIMEZONES)
@@ -180,6 +182,11 @@ _LOCAL_TIMES = st.datetimes(min_value=_EARLIEST, max_value=_LATEST) | st.sampled
 _FOLDS = st.sampled_from([0, 1])
 
 
+_ONE_IN_TEN = st.integers(0, 9)
+_EDGE_INSTANTS = st.sampled_from(_EDGES)
+
+
+@functools.cache
 @st.composite
 def instants(draw: st.DrawFn) -> pendulum.DateTime:
     """UTC instants with microseconds, years 1000 to 9999, often in a daylight-saving fold or gap.
@@ -187,20 +194,22 @@ def instants(draw: st.DrawFn) -> pendulum.DateTime:
     The first and the last instant every store holds (1000-01-01T00:00:00Z and
     9999-12-30T23:59:59.999999Z) come up often.
     """
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.sampled_from(_EDGES))
+    if draw(_ONE_IN_TEN) == 0:
+        return draw(_EDGE_INSTANTS)
     zone = draw(timezones())
     local = draw(_LOCAL_TIMES)
     fold = draw(_FOLDS)
     return to_utc(local.replace(fold=fold, tzinfo=zoneinfo.ZoneInfo(zone)))
 
 
+@functools.cache
 def dates() -> st.SearchStrategy[dt.date]:
     """Calendar dates from 1000 to 9999 (what every store holds), leap days included."""
     first, last = dt.date(1000, 1, 1), dt.date(9999, 12, 31)
     return st.dates(min_value=first, max_value=last) | st.sampled_from([first, last])
 
 
+@functools.cache
 @st.composite
 def phone_numbers(draw: st.DrawFn) -> PhoneNumber:
     """Valid phone numbers of China, the US, the UK and Germany, in E.164."""
@@ -212,6 +221,7 @@ def phone_numbers(draw: st.DrawFn) -> PhoneNumber:
     return PhoneNumber(calling + national)
 
 
+@functools.cache
 def email_addresses() -> st.SearchStrategy[EmailAddress]:
     """Email addresses in normalised form."""
     local = st.text("abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12).filter(
@@ -221,6 +231,7 @@ def email_addresses() -> st.SearchStrategy[EmailAddress]:
     return st.builds(lambda a, b: EmailAddress(f"{a}@{b}"), local, domain)
 
 
+@functools.cache
 def tiers() -> st.SearchStrategy[Tier]:
     """The reference tiers and host-defined ones."""
     return st.sampled_from(list(DEFAULT_TIERS.values())) | st.builds(
@@ -228,6 +239,7 @@ def tiers() -> st.SearchStrategy[Tier]:
     )
 
 
+@functools.cache
 def anniversaries() -> st.SearchStrategy[Anniversary]:
     """Yearly dates worth a greeting."""
     return st.builds(Anniversary, label=texts(max_size=30), date=dates())
@@ -236,6 +248,7 @@ def anniversaries() -> st.SearchStrategy[Anniversary]:
 _CHANNEL_SETS = st.frozensets(st.sampled_from(Channel))
 
 
+@functools.cache
 @st.composite
 def do_not_contact_windows(draw: st.DrawFn) -> DoNotContact:
     """Do-not-contact windows of a few hours to a few weeks, for some or all channels."""
@@ -251,6 +264,7 @@ def do_not_contact_windows(draw: st.DrawFn) -> DoNotContact:
     )
 
 
+@functools.cache
 def custom_values() -> st.SearchStrategy[CustomValue]:
     """Values of every type a custom field may hold."""
     return st.one_of(

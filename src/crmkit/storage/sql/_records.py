@@ -334,6 +334,27 @@ class SqlRecords(Repository[T]):
             return STALE
         return next(f for f in self._aggregate.immutable if stored[f] != row[f])
 
+    def _belonging(self, parents: list[UUID]) -> list[T]:
+        parent = self._aggregate.parent
+        assert parent is not None  # noqa: S101 (only asked of aggregates with a parent)
+        table, found = self._table, list[T]()
+        for chunk in chunks(parents):
+            query = self._select(table.c[parent.field].in_(chunk)).order_by(table.c.id)
+            if self._connection.dialect.name != "sqlite":
+                # The newest rows, locked (MariaDB's plain reads see the transaction's snapshot).
+                query = query.with_for_update()
+            found.extend(self._from_row(r) for r in self._connection.execute(query).mappings())
+        return found
+
+    def _lock_if(self, key: UUID, version: int) -> bool:
+        table = self._table
+        query = sa.select(table.c.id).where(
+            self._mine(table), table.c.id == key, table.c.version == version
+        )
+        if self._connection.dialect.name != "sqlite":  # SQLite: the one writer already
+            query = query.with_for_update()
+        return self._connection.scalar(query) is not None
+
     def _delete_if(self, key: UUID, version: int) -> bool:
         table = self._table
         done = self._connection.execute(

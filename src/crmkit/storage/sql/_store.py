@@ -16,9 +16,11 @@ from crmkit.errors import ConcurrencyError, DuplicateError, SchemaVersionError, 
 from crmkit.events import DomainEvent
 from crmkit.storage._aggregates import Aggregate
 from crmkit.storage._arguments import a_lock_timeout
+from crmkit.storage._changes import Change, Query
 from crmkit.storage._registry import registration
 from crmkit.storage._repository import Repository
 from crmkit.storage._unit_of_work import UnitOfWork
+from crmkit.storage.sql._changes import read_changes, write_changes
 from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._outbox import SqlOutbox, write_events
 from crmkit.storage.sql._statements import BulkInsert, Select
@@ -382,6 +384,20 @@ class SqlUnitOfWork(UnitOfWork):
         """The SQLAlchemy connection the unit of work runs on."""
         return self._connection
 
+    def _children(self, table: str) -> list[Aggregate[Any]]:
+        return self._store.children(table)
+
+    def _read_changes(self, query: Query, after: int, limit: int) -> list[Change]:
+        with self._translate("reading the change log"):
+            return read_changes(
+                self._connection,
+                self._store.tables,
+                self.tenant_id,
+                query,
+                after=after,
+                limit=limit,
+            )
+
     @contextlib.contextmanager
     def _translate(self, doing: str) -> Iterator[None]:
         self._check_open()
@@ -398,6 +414,11 @@ class SqlUnitOfWork(UnitOfWork):
 
     def _commit(self) -> None:
         try:
+            # The change log's counter first, then the outbox's: one order of locks for all.
+            if self._changes:
+                write_changes(
+                    self._connection, self._store, self.tenant_id, self.actor_id, self._changes
+                )
             if self._events:
                 write_events(
                     self._connection, self._store, self.tenant_id, self._events, self.now()
