@@ -237,6 +237,16 @@ def table_digest(path: Path) -> list[Any]:
         ]
 
 
+def log_counts(path: Path) -> tuple[int, int]:
+    """How many change-log rows and pending outbox rows crmkit wrote besides the domain rows."""
+    with sqlite3.connect(path) as connection:
+        changes = connection.execute("SELECT count(*) FROM crmkit_changes").fetchone()[0]
+        pending = connection.execute(
+            "SELECT count(*) FROM crmkit_outbox WHERE status = 'pending'"
+        ).fetchone()[0]
+    return changes, pending
+
+
 # --- the memory store against a dict ------------------------------------------------------------
 
 
@@ -355,6 +365,8 @@ def run(size: int, workdir: Path, repeat: int) -> dict[str, Any]:
         insert["raw_s"] = min(insert["raw_s"], timed(baseline_insert))
         if table_digest(crm_path) != table_digest(raw_path):
             raise SystemExit("crmkit and the baseline stored different rows")
+        if log_counts(crm_path) != (len(customers), len(customers)):
+            raise SystemExit("crmkit did not write a change and an event per customer")
         if attempt < repeat - 1:
             crm.close()
             raw.close()
