@@ -13,6 +13,7 @@ docs for delivery, ordering, retries and parked events.
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 from uuid import UUID
 
@@ -140,13 +141,21 @@ def _check_record(kind: object, fields: dict[str, object]) -> None:
     """Raise `ValidationError` unless `kind(**fields)` plus what `record` fills in is whole."""
     _check_class(kind)
     assert isinstance(kind, type)  # noqa: S101 (narrowing for the type checker)
+    # A service records one kind with the same field names many times over: checked once.
+    issues = _record_issues(kind, tuple(fields))
+    if issues:
+        raise ValidationError(list(issues))
+
+
+@functools.lru_cache(maxsize=256)
+def _record_issues(kind: type[DomainEvent], names: tuple[str, ...]) -> tuple[Issue, ...]:
+    """What is wrong with recording `kind` given the fields `names`, in `_check_record`."""
     declared = {a.name: a for a in attrs.fields(kind)}
-    issues = [Issue(n, "is filled in by the unit of work") for n in fields if n in _FILLED_IN]
-    issues += [Issue(n, f"is not a field of {kind.__name__}") for n in fields if n not in declared]
+    issues = [Issue(n, "is filled in by the unit of work") for n in names if n in _FILLED_IN]
+    issues += [Issue(n, f"is not a field of {kind.__name__}") for n in names if n not in declared]
     issues += [
         Issue(name, "is required")
         for name, a in declared.items()
-        if name not in _FILLED_IN and name not in fields and a.default is attrs.NOTHING
+        if name not in _FILLED_IN and name not in names and a.default is attrs.NOTHING
     ]
-    if issues:
-        raise ValidationError(issues)
+    return tuple(issues)

@@ -7,18 +7,21 @@ a failing handler with a growing pause and parking the event after its last atte
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from uuid import UUID
 
 import attrs
 import pytest
+import sqlalchemy as sa
 
 import crmkit
 from crmkit import FixedClock
 from crmkit.customers import Customer, CustomerRegistered, register_customer
 from crmkit.errors import ReadOnlyError, ValidationError
 from crmkit.events import DomainEvent
+from crmkit.storage.sql import SqlStore
 
 from .conftest import Backend
 
@@ -307,3 +310,32 @@ def test_delivered_events_are_purged_once_old_enough(backend: Backend) -> None:
     assert crm.relay().delivered == 1
     with pytest.raises(ValidationError):
         crm.purge_delivered(older_than=-1)
+
+
+def test_a_stored_body_is_the_events_data_encoded_once(backend: Backend) -> None:
+    """The body a text store keeps is the compact JSON of the event's data, not JSON of JSON."""
+    crm = quiet(backend)
+    subject = crmkit.new_id()
+    with crm.unit_of_work(actor="li") as uow:
+        events = [
+            uow.record(Noted, subject_id=subject, text=text) for text in ("Grüße", "夜", '"q"')
+        ]
+    if backend.is_sql:
+        store = crm.store
+        assert isinstance(store, SqlStore)
+        outbox = store.tables.metadata.tables[f"{store.tables.prefix}outbox"]
+        with store.engine.connect() as connection:
+            # The column as the database holds it, without the type's decoding.
+            raw = sa.type_coerce(outbox.c.body, sa.Text)
+            rows = connection.execute(sa.select(outbox.c.id, raw)).all()
+        bodies = {row[0]: row[1] for row in rows}
+        for event in events:
+            data, body = crmkit.to_dict(event), bodies[event.id]
+            if isinstance(body, str):  # text; the driver hands PostgreSQL's jsonb over as data
+                assert json.loads(body) == data  # JSON of JSON would load as a string
+            else:
+                assert body == data
+    seen: list[DomainEvent] = []
+    crm.subscribe(Noted, seen.append)
+    assert crm.relay().delivered == 3
+    assert seen == events

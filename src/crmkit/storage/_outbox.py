@@ -30,7 +30,15 @@ from crmkit._converter import make_converter
 from crmkit.errors import ValidationError
 from crmkit.events import DomainEvent, _kind_name, _stream
 
-__all__ = ["Claimed", "MemoryOutbox", "Outbox", "Settlement", "outbox_record", "runs"]
+__all__ = [
+    "Claimed",
+    "MemoryOutbox",
+    "Outbox",
+    "Settlement",
+    "outbox_record",
+    "outbox_text",
+    "runs",
+]
 
 Status = Literal["pending", "delivered", "parked"]
 Key = tuple[str, UUID]
@@ -45,15 +53,31 @@ def outbox_record(event: DomainEvent) -> tuple[str, str, dict[str, Any]]:
         ValidationError: the event has a field whose value cannot be stored as JSON (a field
             of a type crmkit's converter does not know), named by its path.
     """
+    stream, kind, data, _ = outbox_text(event)
+    return stream, kind, data
+
+
+# Compact JSON, keys sorted, UTF-8 kept: the text SQL stores keep of a document.
+_json = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
+
+
+def outbox_text(event: DomainEvent) -> tuple[str, str, dict[str, Any], str]:
+    """`outbox_record` of `event`, and its stored form as JSON text (encoded once).
+
+    Raises:
+        ValidationError: as `outbox_record`.
+    """
     cls = type(event)
     data = _dump.unstructure(event, cls)
     try:
-        json.dumps(data, allow_nan=False)
+        text = _json(data)
     except (TypeError, ValueError) as e:
         raise ValidationError.of(
             cls.__name__, f"the event cannot be stored in the outbox as JSON: {e}"
         ) from e
-    return _stream(event), _kind_name(cls), data
+    return _stream(event), _kind_name(cls), data, text
 
 
 @attrs.frozen

@@ -28,9 +28,9 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from crmkit.events import DomainEvent
-from crmkit.storage._outbox import Claimed, Key, Settlement, outbox_record, runs
+from crmkit.storage._outbox import Claimed, Key, Settlement, outbox_text, runs
 from crmkit.storage.sql._errors import storage_error
-from crmkit.storage.sql._types import Document, Id, Instant
+from crmkit.storage.sql._types import Document, Encoded, Id, Instant
 
 if TYPE_CHECKING:
     from crmkit.storage.sql._store import SqlStore
@@ -99,7 +99,12 @@ def write_events(
 ) -> None:
     """Insert `events` into the outbox, in the unit of work's transaction, numbered per stream."""
     outbox, streams = outbox_tables(store.tables)
-    records = [(event.id, *outbox_record(event)) for event in events]
+    # The body is encoded once, when it is checked, where the database keeps it as text.
+    as_data = connection.dialect.name == "postgresql"
+    records: list[tuple[UUID, str, str, Any]] = []
+    for event in events:
+        stream, kind, data, text = outbox_text(event)
+        records.append((event.id, stream, kind, data if as_data else Encoded(text)))
     counts: dict[str, int] = {}
     for _, stream, _, _ in records:
         counts[stream] = counts.get(stream, 0) + 1

@@ -23,7 +23,7 @@ import pendulum
 from sqlalchemy import DateTime, Dialect, LargeBinary, Text, types
 from sqlalchemy.dialects import mysql, postgresql
 
-__all__ = ["Document", "Id", "Instant"]
+__all__ = ["Document", "Encoded", "Id", "Instant"]
 
 
 class Id(types.TypeDecorator[UUID]):
@@ -112,6 +112,15 @@ class Instant(types.TypeDecorator[pendulum.DateTime]):
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
+class Encoded(str):
+    """A document's JSON text, already encoded as `Document` would: stored as it is.
+
+    Only where the database keeps documents as text; PostgreSQL's ``jsonb`` takes the data.
+    """
+
+    __slots__ = ()
+
+
 class Document(types.TypeDecorator[Any]):
     """A JSON document: ``jsonb`` on PostgreSQL, compact JSON text elsewhere.
 
@@ -130,7 +139,7 @@ class Document(types.TypeDecorator[Any]):
         return dialect.type_descriptor(Text())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:  # noqa: ANN401
-        if value is None or dialect.name == "postgresql":
+        if value is None or dialect.name == "postgresql" or type(value) is Encoded:
             return value
         return _encode(value)
 
@@ -138,7 +147,7 @@ class Document(types.TypeDecorator[Any]):
         """The conversion for bulk loads: the same as `process_bind_param`, minus the layers."""
         if dialect.name == "postgresql":
             return self.dialect_impl(dialect).bind_processor(dialect)
-        return lambda value: None if value is None else _encode(value)
+        return lambda value: value if value is None or type(value) is Encoded else _encode(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:  # noqa: ANN401
         if value is None or dialect.name == "postgresql":
