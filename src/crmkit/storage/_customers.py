@@ -19,6 +19,7 @@ from crmkit.customers import Customer, Interaction
 from crmkit.errors import Issue, NotFound
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import a_key, a_page, a_phone, a_span, an_email, an_id, email_key
+from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryRecords, Row
 
 __all__ = [
@@ -266,6 +267,19 @@ class MemoryCustomers(MemoryRecords[Customer]):
         return self._load(keys)
 
 
+def timeline_span(
+    uow: UnitOfWork, customer_id: object, since: object, until: object
+) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None] | None:
+    """Check `for_customer`'s arguments; its bounds as UTC instants, or None if none can match.
+
+    Every adapter's timeline starts here, so the checks and the bounds beyond what a store
+    holds (see `a_span`) are the same on each.
+    """
+    uow._check_open()
+    an_id(customer_id, "customer_id")
+    return a_span(since, until)
+
+
 class MemoryInteractions(MemoryRecords[Interaction]):
     """`InteractionRepository` on the memory store."""
 
@@ -277,9 +291,7 @@ class MemoryInteractions(MemoryRecords[Interaction]):
         until: pendulum.DateTime | None = None,
     ) -> list[Interaction]:
         """See `InteractionRepository.for_customer`."""
-        self._uow._check_open()
-        an_id(customer_id, "customer_id")
-        span = a_span(since, until)
+        span = timeline_span(self._uow, customer_id, since, until)
         if span is None:
             return []
         since, until = span

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, Interaction
 from crmkit.errors import NotFound
-from crmkit.storage._arguments import a_key, a_page, a_phone, a_span, an_email, an_id
+from crmkit.storage._arguments import a_key, a_page, a_phone, an_email
+from crmkit.storage._customers import timeline_span
 from crmkit.storage._repository import STALE
 from crmkit.storage.sql._customer_queries import customer_queries, interaction_queries
 from crmkit.storage.sql._customer_rows import (
@@ -229,9 +230,7 @@ class SqlInteractions(SqlRecords[Interaction]):
         until: pendulum.DateTime | None = None,
     ) -> list[Interaction]:
         """See `InteractionRepository.for_customer`."""
-        self._uow._check_open()
-        an_id(customer_id, "customer_id")
-        span = a_span(since, until)
+        span = timeline_span(self._uow, customer_id, since, until)
         if span is None:
             return []
         since, until = span
