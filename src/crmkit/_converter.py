@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import itertools
+import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -28,7 +30,7 @@ from crmkit._money import Money, _to_decimal
 from crmkit._validation import field_issues, shown
 from crmkit.errors import CrmkitError, Issue, ValidationError
 
-__all__ = ["from_dict", "make_converter", "register_hooks", "to_dict"]
+__all__ = ["from_dict", "make_converter", "plain_data", "register_hooks", "to_dict"]
 
 T = TypeVar("T")
 
@@ -47,6 +49,14 @@ def _key_path(key: object) -> str:
 
 def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def _float_out(value: float) -> float:
+    # Plain data is JSON: NaN and the infinities have no JSON form (a JSON writer would make
+    # them null, or text that is not JSON), so they are refused rather than lost.
+    if not math.isfinite(value):
+        _fail(f"must be a finite number, not {value}")
+    return value
 
 
 # --- strict scalars -------------------------------------------------------------------------------
@@ -243,22 +253,62 @@ def _generated_out(
     """One function that unstructures `cls`, with each field's hook found once.
 
     As attrs and cattrs generate theirs: the dictionary in one expression, a field whose hook
-    is the identity (text, a number) read as it is. The same result as `conv.unstructure`
-    on every field, in a third of the time, which bulk writes and the change log feel.
+    is the identity (text, a number) read as it is, and optional values, sequences and sets
+    written out inline (`_inlined`) rather than through cattrs' hooks for them. The same result
+    as `conv.unstructure` on every field, in a fraction of the time, which bulk writes and the
+    change log feel.
     """
-    scope: dict[str, Any] = {}
-    items = []
-    for i, (name, alias, hint) in enumerate(plan):
-        hook = conv.get_unstructure_hook(hint)
-        value = f"obj.{name}"
-        if hook is not cattrs.fns.identity:
-            scope[f"h{i}"] = hook
-            value = f"h{i}({value})"
-        items.append(f"{alias!r}: {value}")
+    scope: dict[str, Any] = {"_sorted": _sorted}
+    names = itertools.count()
+    items = [
+        f"{alias!r}: {_inlined(hint, f'obj.{name}', conv, scope, names)}"
+        for name, alias, hint in plan
+    ]
     source = f"def unstructure(obj):\n    return {{{', '.join(items)}}}\n"
     exec(compile(source, f"<crmkit unstructure {cls.__qualname__}>", "exec"), scope)  # noqa: S102 (generated from field names)
     made: Callable[[Any], dict[str, Any]] = scope["unstructure"]
     return made
+
+
+def _inlined(
+    hint: Any,  # noqa: ANN401 (any type)
+    value: str,
+    conv: cattrs.Converter,
+    scope: dict[str, Any],
+    names: Iterator[int],
+) -> str:
+    """Source of an expression that unstructures `value` (source) of type `hint` as `conv` does.
+
+    ``X | None``, ``tuple[X, ...]``, ``list[X]`` and ``frozenset[X]`` are written out (what
+    cattrs' hooks for them do, and `_sorted` for sets); a string enum becomes its ``.value``;
+    any other type calls its hook, which `scope` then holds.
+    """
+    hook = conv.get_unstructure_hook(hint)
+    if hook is cattrs.fns.identity:
+        return value
+    if hook is _enum_value:
+        return f"{value}.value"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    var = f"v{next(names)}"
+    if origin in (typing.Union, types.UnionType) and len(args) == _PAIR and _NONE in args:
+        inner = _inlined(args[0] if args[1] is _NONE else args[1], var, conv, scope, names)
+        return value if inner == var else f"(None if ({var} := {value}) is None else {inner})"
+    if origin is list or (origin is tuple and len(args) == _PAIR and args[1] is Ellipsis):
+        item = _inlined(args[0], var, conv, scope, names)
+        return f"list({value})" if item == var else f"[{item} for {var} in {value}]"
+    if origin is frozenset and len(args) == 1:
+        item = _inlined(args[0], var, conv, scope, names)
+        return f"_sorted([{item} for {var} in {value}])"
+    scope[f"h{var}"] = hook
+    return f"h{var}({value})"
+
+
+_NONE = type(None)
+_PAIR = 2  # X | None; tuple[X, ...]
+
+
+def _enum_value(member: enum.StrEnum) -> str:
+    return member.value
 
 
 @functools.cache
@@ -273,6 +323,7 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     conv = cattrs.Converter()
 
     conv.register_unstructure_hook(Decimal, str)
+    conv.register_unstructure_hook(float, _float_out)
     conv.register_unstructure_hook(UUID, str)
     conv.register_unstructure_hook(pendulum.DateTime, lambda d: d.isoformat())
     conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
@@ -286,7 +337,7 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     )
     conv.register_unstructure_hook_factory(attrs.has, _attrs_out)
     # StrEnum members are str subclasses: without this they would pass through as members.
-    conv.register_unstructure_hook(enum.StrEnum, lambda e: e.value)
+    conv.register_unstructure_hook(enum.StrEnum, _enum_value)
 
     conv.register_structure_hook(str, _str_in)
     conv.register_structure_hook(int, _int_in)
@@ -343,10 +394,43 @@ def to_dict(obj: object) -> Any:  # noqa: ANN401 (plain data of whatever shape t
     Raises:
         ValidationError: `obj` holds something plain data cannot, such as a dict keyed by objects.
     """
+    return plain_data(obj, type(obj))
+
+
+def plain_data(obj: object, cls: type) -> Any:  # noqa: ANN401 (plain data of any shape)
+    """`to_dict` of `obj` as an instance of `cls` (faster when the class is known).
+
+    Raises:
+        ValidationError: as `to_dict`, naming the field that holds the value.
+    """
+    conv = make_converter()
     try:
-        return make_converter().unstructure(obj)
-    except (TypeError, ValueError) as e:  # e.g. a dict whose keys become dicts
-        raise ValidationError.of("", f"a {type(obj).__name__} cannot be plain data: {e}") from e
+        return conv.unstructure(obj, cls)
+    except (TypeError, ValueError) as e:  # e.g. a dict whose keys become dicts, a NaN
+        problem = e.issues[0].problem if isinstance(e, ValidationError) else str(e)
+        where = _failing_field(conv, obj)
+        raise ValidationError.of(
+            where, f"a {type(obj).__name__} cannot be plain data: {problem}"
+        ) from e
+
+
+def _failing_field(conv: cattrs.Converter, obj: object) -> str:
+    """The path of the field of `obj` that cannot be plain data ("" if not found).
+
+    Only asked once unstructuring failed, so the fast path pays nothing for it.
+    """
+    cls = type(obj)
+    if not attrs.has(cls):
+        return ""
+    hints = typing.get_type_hints(cls)
+    for a in attrs.fields(cls):
+        value = getattr(obj, a.name)
+        try:
+            conv.unstructure(value, hints[a.name])
+        except (TypeError, ValueError):
+            inner = _failing_field(conv, value)
+            return f"{a.alias}.{inner}" if inner else a.alias
+    return ""
 
 
 def from_dict(data: object, cls: type[T], *, phone_region: str | None = None) -> T:

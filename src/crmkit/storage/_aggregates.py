@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
+import pendulum
 
 from crmkit.errors import Issue, ValidationError
 
@@ -138,6 +139,8 @@ class Write:
             hooks.
         after: the record as written (``None`` for a delete): the caller's own object, which
             may change later, so a hook reads what it needs at once.
+        at: when (the unit of work's clock, read once per call: the records of a bulk write
+            share it).
         aggregate: the aggregate written.
     """
 
@@ -146,6 +149,7 @@ class Write:
     operation: Operation
     before: Any
     after: Any
+    at: pendulum.DateTime
     aggregate: Aggregate[Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 

@@ -25,6 +25,7 @@ import attrs
 import pendulum
 
 from crmkit._converter import make_converter
+from crmkit._json import dumps
 from crmkit.errors import ValidationError
 from crmkit.storage._aggregates import Aggregate, Operation, Write
 from crmkit.storage._arguments import a_key, a_limit, an_id, an_instant
@@ -45,7 +46,7 @@ Plain = dict[str, Any]
 Entry = tuple[pendulum.DateTime, str, UUID, str, str | None, str | None]
 
 _plain = make_converter()
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = dumps
 
 
 def decoded(text: str | None) -> Plain | None:
@@ -128,7 +129,7 @@ def masked(data: Plain, sensitive: frozenset[str]) -> Plain:
     return {k: MASKED if k in sensitive else v for k, v in data.items()}
 
 
-def entry(write: Write, at: pendulum.DateTime) -> Entry:
+def entry(write: Write) -> Entry:
     """What the change log keeps of `write`: plain data read at once, sensitive fields masked."""
     a = write.aggregate
     if a is None:
@@ -141,7 +142,7 @@ def entry(write: Write, at: pendulum.DateTime) -> Entry:
         before = {k: before[k] for k in changed if k in before}
         after = {k: after[k] for k in changed}
     return (
-        at,
+        write.at,
         write.record,
         write.id,
         write.operation.value,

@@ -17,7 +17,6 @@ This module holds what the adapters share, and the memory store's outbox; the SQ
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
@@ -26,7 +25,8 @@ from uuid import UUID
 import attrs
 import pendulum
 
-from crmkit._converter import make_converter
+from crmkit._converter import plain_data
+from crmkit._json import dumps_sorted
 from crmkit.errors import ValidationError
 from crmkit.events import DomainEvent, _kind_name, _stream
 
@@ -43,8 +43,6 @@ __all__ = [
 Status = Literal["pending", "delivered", "parked"]
 Key = tuple[str, UUID]
 
-_dump = make_converter()
-
 
 def outbox_record(event: DomainEvent) -> tuple[str, str, dict[str, Any]]:
     """The stream, the kind name and the stored form (`to_dict`) of `event`.
@@ -57,12 +55,6 @@ def outbox_record(event: DomainEvent) -> tuple[str, str, dict[str, Any]]:
     return stream, kind, data
 
 
-# Compact JSON, keys sorted, UTF-8 kept: the text SQL stores keep of a document.
-_json = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-).encode
-
-
 def outbox_text(event: DomainEvent) -> tuple[str, str, dict[str, Any], str]:
     """`outbox_record` of `event`, and its stored form as JSON text (encoded once).
 
@@ -70,9 +62,9 @@ def outbox_text(event: DomainEvent) -> tuple[str, str, dict[str, Any], str]:
         ValidationError: as `outbox_record`.
     """
     cls = type(event)
-    data = _dump.unstructure(event, cls)
+    data = plain_data(event, cls)
     try:
-        text = _json(data)
+        text = dumps_sorted(data)
     except (TypeError, ValueError) as e:
         raise ValidationError.of(
             cls.__name__, f"the event cannot be stored in the outbox as JSON: {e}"

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from uuid import UUID
 
+import pendulum
+
 from crmkit._validation import recheck
 from crmkit.errors import ConcurrencyError, NotFound, ValidationError
 from crmkit.storage._aggregates import Aggregate, Operation, Write
@@ -86,8 +88,9 @@ class Repository(abc.ABC, Generic[T]):
             for obj in batch:
                 uow._stamp(obj, 1)
             if uow._write_hooks:
+                at = uow.now()
                 for obj in batch:
-                    self._wrote(Operation.CREATE, obj.id, None, obj)  # type: ignore[attr-defined]
+                    self._wrote(Operation.CREATE, obj.id, None, obj, at)  # type: ignore[attr-defined]
 
     def get(self, key: UUID) -> T:
         """The record with id `key`.
@@ -145,7 +148,7 @@ class Repository(abc.ABC, Generic[T]):
                 raise ConcurrencyError(a.record, obj.id, version)  # type: ignore[attr-defined]
             if outcome is None:
                 uow._stamp(obj, version + 1)
-                self._wrote(Operation.UPDATE, obj.id, before, obj)  # type: ignore[attr-defined]
+                self._wrote(Operation.UPDATE, obj.id, before, obj, uow.now())  # type: ignore[attr-defined]
         if outcome is not None:
             # Nothing was written: the refusal leaves the unit of work usable.
             raise ValidationError.of(outcome, a.immutable[outcome])
@@ -174,10 +177,11 @@ class Repository(abc.ABC, Generic[T]):
                 taken = self._call(doing, lambda: self._descendants([key]))
             if not self._call(doing, lambda: self._delete_if(key, version)):
                 raise ConcurrencyError(a.record, key, version)
+            at = uow.now()
             for repository, records in taken:
                 for record in records:
-                    repository._wrote(Operation.DELETE, record.id, record, None)
-            self._wrote(Operation.DELETE, key, before, None)
+                    repository._wrote(Operation.DELETE, record.id, record, None, at)
+            self._wrote(Operation.DELETE, key, before, None, at)
 
     def _descendants(self, keys: list[UUID]) -> list[tuple[Repository[Any], list[Any]]]:
         """The records that belong to the records `keys`, and to those, ..., per repository."""
@@ -211,9 +215,16 @@ class Repository(abc.ABC, Generic[T]):
         found = self._call(f"loading a {self._aggregate.record}", lambda: self._load([key]))
         return found[0] if found else None
 
-    def _wrote(self, operation: Operation, key: UUID, before: T | None, after: T | None) -> None:
-        """Tell the unit of work's write hooks (a change log, later) about one write."""
-        write = Write(self._aggregate.record, key, operation, before, after, self._aggregate)
+    def _wrote(
+        self,
+        operation: Operation,
+        key: UUID,
+        before: T | None,
+        after: T | None,
+        at: pendulum.DateTime,
+    ) -> None:
+        """Tell the unit of work's write hooks (the change log's first) about one write."""
+        write = Write(self._aggregate.record, key, operation, before, after, at, self._aggregate)
         for hook in self._uow._write_hooks:
             hook(write)
 

@@ -324,7 +324,7 @@ class UnitOfWork(Repositories, abc.ABC):
 
     def _log_change(self, write: Write) -> None:
         """Keep the change log's entry of `write`, to be written with the commit."""
-        self._changes.append(entry(write, self._clock.now()))
+        self._changes.append(entry(write))
 
     def _publish(self, events: list[DomainEvent]) -> None:
         """Hand `events` to the subscribers; SQL adapters joined to a host transaction defer it."""
