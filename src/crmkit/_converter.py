@@ -59,6 +59,21 @@ def _float_out(value: float) -> float:
     return value
 
 
+# The last instant written out and its text: a bulk write's records share one instant (the
+# change log's time, its events' time), and an aware instant's isoformat costs microseconds.
+# One tuple, read and replaced whole, so threads never mix a pair.
+_last_instant: tuple[object, str] = (None, "")
+
+
+def _instant_out(value: pendulum.DateTime) -> str:
+    global _last_instant  # noqa: PLW0603 (a one-entry cache)
+    seen, text = _last_instant
+    if value is not seen:
+        text = value.isoformat()
+        _last_instant = (value, text)
+    return text
+
+
 # --- strict scalars -------------------------------------------------------------------------------
 
 
@@ -325,7 +340,7 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     conv.register_unstructure_hook(Decimal, str)
     conv.register_unstructure_hook(float, _float_out)
     conv.register_unstructure_hook(UUID, str)
-    conv.register_unstructure_hook(pendulum.DateTime, lambda d: d.isoformat())
+    conv.register_unstructure_hook(pendulum.DateTime, _instant_out)
     conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
     conv.register_unstructure_hook(
         Money, lambda m: {"amount": str(m.amount), "currency": m.currency}

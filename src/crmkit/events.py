@@ -14,6 +14,7 @@ docs for delivery, ordering, retries and parked events.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import ClassVar
 from uuid import UUID
 
@@ -72,11 +73,24 @@ def _event_class(name: str) -> type[DomainEvent] | None:
 def _stream(event: DomainEvent) -> str:
     """The key of the aggregate `event` is about, as text ("" for the tenant as a whole)."""
     cls = type(event)
+    try:
+        field = _STREAM_FIELDS[cls]
+    except KeyError:
+        field = _STREAM_FIELDS[cls] = _stream_field(cls)
+    return "" if field is None else str(getattr(event, field))
+
+
+# Per event class, the field `_stream` reads: found once per class, not once per event.
+_STREAM_FIELDS: dict[type[DomainEvent], str | None] = {}
+
+
+def _stream_field(cls: type[DomainEvent]) -> str | None:
+    """The field of `cls` naming the aggregate its events are about (see `_stream`)."""
     field = cls.aggregate_field
     if field is None:
         own = [a.name for a in attrs.fields(cls) if a.name not in _FILLED_IN]
         field = next((n for n in own if n.endswith("_id")), None)
-    return "" if field is None else str(getattr(event, field))
+    return field
 
 
 @attrs.frozen(kw_only=True)
@@ -137,7 +151,7 @@ def _check_class(kind: object) -> None:
         )
 
 
-def _check_record(kind: object, fields: dict[str, object]) -> None:
+def _check_record(kind: object, fields: Mapping[str, object]) -> None:
     """Raise `ValidationError` unless `kind(**fields)` plus what `record` fills in is whole."""
     _check_class(kind)
     assert isinstance(kind, type)  # noqa: S101 (narrowing for the type checker)

@@ -339,3 +339,53 @@ def test_a_stored_body_is_the_events_data_encoded_once(backend: Backend) -> None
     crm.subscribe(Noted, seen.append)
     assert crm.relay().delivered == 3
     assert seen == events
+
+
+def test_record_many_records_each_event_at_one_instant_and_delivers_them_in_order(
+    backend: Backend,
+) -> None:
+    crm = quiet(backend)
+    seen: list[Noted] = []
+    crm.subscribe(Noted, seen.append)
+    subject = crmkit.new_id()
+    with crm.unit_of_work(actor="li") as uow:
+        made = uow.record_many(Noted, ({"subject_id": subject, "text": t} for t in "abc"))
+    assert [e.text for e in made] == ["a", "b", "c"]
+    assert len({e.id for e in made}) == 3
+    assert {e.occurred_at for e in made} == {made[0].occurred_at}
+    assert {(e.tenant_id, e.actor_id) for e in made} == {("default", "li")}
+    assert crm.relay().delivered == 3
+    assert seen == made
+
+
+@pytest.mark.parametrize(
+    ("items", "where"),
+    [
+        (
+            [{"subject_id": crmkit.new_id(), "text": "ok"}, {"subject_id": crmkit.new_id()}],
+            "[1].text",
+        ),
+        ([{"subject_id": crmkit.new_id(), "text": "ok", "id": crmkit.new_id()}], "[0].id"),
+        ([{"subject_id": crmkit.new_id(), "text": "ok"}, "text"], "[1]"),
+        ({"subject_id": crmkit.new_id(), "text": "ok"}, "items"),
+        (None, "items"),
+    ],
+    ids=["missing field", "filled-in field", "not a mapping", "one mapping", "none"],
+)
+def test_record_many_refuses_a_bad_item_and_records_nothing(
+    backend: Backend, items: object, where: str
+) -> None:
+    crm = quiet(backend)
+    with crm.unit_of_work(actor="li") as uow:
+        uow.record(Noted, subject_id=crmkit.new_id(), text="before")
+        with pytest.raises(ValidationError) as caught:
+            uow.record_many(Noted, items)  # type: ignore[arg-type]
+        assert [i.path for i in caught.value.issues] == [where]
+        assert [e.text for e in uow.events] == ["before"]  # type: ignore[attr-defined]
+    assert crm.relay().delivered == 1
+
+
+def test_record_many_is_refused_in_a_read_only_unit_of_work(backend: Backend) -> None:
+    crm = quiet(backend)
+    with crm.unit_of_work(actor="li", read_only=True) as uow, pytest.raises(ReadOnlyError):
+        uow.record_many(Noted, [{"subject_id": crmkit.new_id(), "text": "x"}])

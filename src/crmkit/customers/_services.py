@@ -58,8 +58,9 @@ def register_customers(uow: UnitOfWork, customers: Iterable[Customer]) -> list[C
     """Store many new customers at once (all or none), recording `CustomerRegistered` for each."""
     batch = list(customers)
     uow.customers.add_many(batch)
-    for customer in batch:
-        uow.record(CustomerRegistered, customer_id=customer.id, owner_id=customer.owner_id)
+    uow.record_many(
+        CustomerRegistered, [{"customer_id": c.id, "owner_id": c.owner_id} for c in batch]
+    )
     return batch
 
 

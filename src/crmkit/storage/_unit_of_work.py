@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -169,6 +169,45 @@ class UnitOfWork(Repositories, abc.ABC):
         )
         self._events.append(event)
         return event
+
+    def record_many(self, kind: type[E], items: Iterable[Mapping[str, Any]], /) -> list[E]:
+        """Record one event of `kind` for each mapping of fields in `items`, as `record` does.
+
+        For services that write in bulk: the events share one instant (the time of the call,
+        as the change log's entries of one bulk write do), and their field names are checked
+        once per set of names. All or none: a bad item records nothing.
+
+        Examples:
+            >>> import crmkit
+            >>> from crmkit.customers import CustomerRemoved
+            >>> crm = crmkit.open("memory://")
+            >>> with crm.unit_of_work(actor="boss") as uow:
+            ...     gone = uow.record_many(CustomerRemoved, [{"customer_id": crmkit.new_id()}] * 2)
+            >>> len(gone), gone[0].occurred_at == gone[1].occurred_at, gone[0].id != gone[1].id
+            (2, True, True)
+
+        Raises:
+            ValidationError: `kind` is not an event class, or an item does not fit it (named
+                by its position, ``[3]``).
+            ReadOnlyError: the unit of work is read-only.
+        """
+        self._check_writable()
+        if isinstance(items, Mapping) or not isinstance(items, Iterable):
+            raise ValidationError.of("items", "must be an iterable of mappings of fields")
+        tenant, actor, at = self.tenant_id, self.actor_id, self._clock.now()
+        made: list[E] = []
+        for i, fields in enumerate(items):
+            try:
+                if not isinstance(fields, Mapping):
+                    raise ValidationError.of("", f"must be a mapping, not {type(fields).__name__}")
+                _check_record(kind, fields)
+                made.append(
+                    kind(tenant_id=tenant, actor_id=actor, occurred_at=at, id=new_id(), **fields)
+                )
+            except ValidationError as e:
+                raise e.under(f"[{i}]") from None
+        self._events.extend(made)
+        return made
 
     @property
     def events(self) -> tuple[DomainEvent, ...]:
