@@ -6,10 +6,11 @@ lease), hands them to the subscribers outside any transaction, and *settles* eac
 delivered, to be tried again later, or parked. A relay that dies while holding a lease leaves
 its events to the next relay once the lease has run out (delivery is at least once).
 
-Events of one aggregate (one *stream*) carry a sequence number taken under a lock on the stream
-in the writing transaction, so it follows the order of the commits. A relay claims the events of
-a stream only as a run from the stream's oldest pending one: an event never overtakes an
-earlier one of its aggregate that is being delivered, or waiting to be tried again.
+Events carry a sequence number per tenant, taken at the commit under a lock on the tenant's
+counter (the one the change log's numbers come from), so it follows the order of the commits;
+within one aggregate (one *stream*) the numbers are then increasing in commit order too. A relay
+claims the events of a stream only as a run from the stream's oldest pending one: an event never
+overtakes an earlier one of its aggregate that is being delivered, or waiting to be tried again.
 
 This module holds what the adapters share, and the memory store's outbox; the SQL outbox is in
 `crmkit.storage.sql._outbox`.
@@ -212,7 +213,7 @@ class MemoryOutbox:
         self._lock = threading.Lock()
         self._rows: dict[Key, _Row] = {}
         self._pending: dict[Key, _Row] = {}
-        self._streams: dict[tuple[str, str], int] = {}
+        self._counters: dict[str, int] = {}  # per tenant, the number of its last event
 
     def add(self, tenant_id: str, events: Sequence[DomainEvent]) -> Callable[[], None]:
         """Prepare to add a committing unit of work's events; call the result to add them.
@@ -226,8 +227,7 @@ class MemoryOutbox:
         def apply() -> None:
             with self._lock:
                 for event_id, stream, kind, data in records:
-                    key = (tenant_id, stream)
-                    seq = self._streams[key] = self._streams.get(key, 0) + 1
+                    seq = self._counters[tenant_id] = self._counters.get(tenant_id, 0) + 1
                     row = _Row(tenant_id, event_id, stream, seq, kind, data)
                     self._rows[(tenant_id, event_id)] = self._pending[(tenant_id, event_id)] = row
 
