@@ -144,14 +144,19 @@ class Outbox(Protocol):
         ...
 
 
-def runs(candidates: Sequence[Claimed], heads: dict[tuple[str, str], int]) -> list[Claimed]:
+def runs(
+    candidates: Sequence[Claimed], pending: dict[tuple[str, str], Sequence[int]]
+) -> list[Claimed]:
     """Of `candidates` (oldest first), those in a run from their stream's oldest pending event.
 
-    `heads` has the sequence number of each stream's oldest pending event. A stream whose head
-    is not among the candidates (another relay has it, or it waits to be tried again) gives
-    nothing, and a stream stops at its first gap. The result keeps the candidates' order, except
-    that each stream's events come in the order of their sequence numbers, so any first part of
-    it holds each stream's events as a run from its head.
+    `pending` has the sequence numbers of each stream's pending events, in increasing order (at
+    least those up to the candidates' largest). The numbers are the tenant's, so a stream's
+    skip the other streams' events: a run is what follows the stream's pending events in
+    order. A stream whose oldest pending event is not among the candidates (another relay has
+    it, or it waits to be tried again) gives nothing, and a stream stops at the first pending
+    event missing from them. The result keeps the candidates' order, except that each stream's
+    events come in the order of their sequence numbers, so any first part of it holds each
+    stream's events as a run from its head.
     """
     by_stream: dict[tuple[str, str], list[Claimed]] = {}
     for c in candidates:
@@ -159,14 +164,13 @@ def runs(candidates: Sequence[Claimed], heads: dict[tuple[str, str], int]) -> li
     queues: dict[tuple[str, str], list[Claimed]] = {}
     members: set[Key] = set()
     for stream, found in by_stream.items():
-        expected = heads.get(stream)
+        expected = iter(pending.get(stream, ()))
         run: list[Claimed] = []
         for c in sorted(found, key=lambda c: c.seq):
-            if c.seq != expected:
+            if c.seq != next(expected, None):
                 break
             run.append(c)
             members.add((c.tenant_id, c.id))
-            expected += 1
         queues[stream] = run[::-1]  # popped from the end below: in sequence order
     # Each member's place goes to the next event of its stream.
     return [
@@ -254,12 +258,13 @@ class MemoryOutbox:
                 rows = list(pending.values())
             else:
                 rows = [pending[k] for k in keys if k in pending]
-            heads: dict[tuple[str, str], int] = {}
+            numbers: dict[tuple[str, str], list[int]] = {}
             for row in pending.values() if keys is None else self._stream_rows(rows):
-                stream = (row.tenant_id, row.stream)
-                heads[stream] = min(heads.get(stream, row.seq), row.seq)
+                numbers.setdefault((row.tenant_id, row.stream), []).append(row.seq)
+            for seqs in numbers.values():
+                seqs.sort()
             due = sorted((r for r in rows if r.due_at is None or r.due_at <= now), key=_by_id)
-            taken = runs([r.claimed() for r in due], heads)[:limit]
+            taken = runs([r.claimed() for r in due], dict(numbers))[:limit]
             for c in taken:
                 row = pending[(c.tenant_id, c.id)]
                 row.claim, row.due_at = token, until

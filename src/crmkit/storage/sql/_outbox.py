@@ -194,8 +194,8 @@ class SqlOutbox:
             if not candidates:
                 return []
             streams = {(c.tenant_id, c.stream) for c in candidates}
-            heads = dict(self._heads(connection, streams))
-            taken = runs(candidates, heads)
+            upto = max(c.seq for c in candidates)
+            taken = runs(candidates, self._pending(connection, streams, upto))
             if taken:
                 update = (
                     o.update()
@@ -210,16 +210,24 @@ class SqlOutbox:
         found: list[Claimed] = self._run("claiming events from the outbox", claim)
         return found
 
-    def _heads(
-        self, connection: Connection, streams: set[tuple[str, str]]
-    ) -> list[tuple[tuple[str, str], int]]:
+    def _pending(
+        self, connection: Connection, streams: set[tuple[str, str]], upto: int
+    ) -> dict[tuple[str, str], Sequence[int]]:
+        """The numbers of the pending events of `streams`, up to `upto`, in order."""
         o = self._outbox
         query = (
-            sa.select(o.c.tenant_id, o.c.stream, sa.func.min(o.c.seq))
-            .where(o.c.status == "pending", sa.tuple_(o.c.tenant_id, o.c.stream).in_(list(streams)))
-            .group_by(o.c.tenant_id, o.c.stream)
+            sa.select(o.c.tenant_id, o.c.stream, o.c.seq)
+            .where(
+                o.c.status == "pending",
+                o.c.seq <= upto,
+                sa.tuple_(o.c.tenant_id, o.c.stream).in_(list(streams)),
+            )
+            .order_by(o.c.tenant_id, o.c.stream, o.c.seq)
         )
-        return [((tenant, stream), seq) for tenant, stream, seq in connection.execute(query)]
+        found: dict[tuple[str, str], list[int]] = {}
+        for tenant, stream, seq in connection.execute(query):
+            found.setdefault((tenant, stream), []).append(seq)
+        return dict(found)
 
     def settle(self, *, token: str, now: pendulum.DateTime, settled: Sequence[Settlement]) -> None:
         """See `crmkit.storage._outbox.Outbox.settle`."""
