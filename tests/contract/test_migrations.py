@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
+import pendulum
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -16,8 +18,15 @@ from alembic.script import ScriptDirectory
 import crmkit
 import crmkit.customers
 from crmkit import EmailAddress, PhoneNumber, migrate
-from crmkit.customers import Contact, Customer, CustomerRegistered, register_customer
+from crmkit.customers import (
+    Contact,
+    Customer,
+    CustomerRegistered,
+    CustomerUpdated,
+    register_customer,
+)
 from crmkit.errors import SchemaVersionError, ValidationError
+from crmkit.storage._outbox import outbox_text
 from crmkit.storage.sql import SqlStore, build_tables
 from crmkit.storage.sql._customer_rows import contact_values, customer_values
 
@@ -91,7 +100,7 @@ def test_upgrading_an_empty_database_builds_what_create_all_builds(
     _drop(engine, prefix)
     SqlStore(engine, tables=build_tables(prefix=prefix)).create_all()
     assert _schema(engine, prefix) == migrated
-    assert len(migrated) == 8
+    assert len(migrated) == 7
     # create_all records the revision, so migrations carry on from there.
     assert migrate.current(engine, prefix=prefix) == migrate.head()
 
@@ -237,7 +246,7 @@ def test_a_migration_on_a_connection_outside_a_transaction_is_committed(
         migrate.upgrade(connection, prefix=prefix)
         assert not connection.in_transaction()
     assert migrate.current(engine, prefix=prefix) == migrate.head()
-    assert len(_schema(engine, prefix)) == 8
+    assert len(_schema(engine, prefix)) == 7
 
 
 def test_tables_made_without_migrations_are_recognised_and_adopted_by_stamping(
@@ -283,10 +292,10 @@ def test_upgrade_never_goes_back_nor_downgrade_forward(engine: sa.Engine, prefix
     migrate.upgrade(engine, prefix=prefix)
     for older in ("0001", "base"):
         with pytest.raises(
-            ValidationError, match=f"revision: .* are at revision 0004, past {older}"
+            ValidationError, match=f"revision: .* are at revision 0005, past {older}"
         ):
             migrate.upgrade(engine, prefix=prefix, revision=older)
-    assert migrate.current(engine, prefix=prefix) == "0004"
+    assert migrate.current(engine, prefix=prefix) == "0005"
     migrate.downgrade(engine, prefix=prefix, revision="0001")
     with pytest.raises(ValidationError, match="at revision 0001, before 0002.*crmkit migrate"):
         migrate.downgrade(engine, prefix=prefix, revision="0002")
@@ -321,3 +330,94 @@ def test_a_database_from_before_the_outbox_is_upgraded_and_then_delivers_events(
     assert not sa.inspect(engine).has_table(f"{prefix}outbox")
     migrate.upgrade(engine, prefix=prefix)
     store.verify_schema()
+
+
+def test_events_written_after_the_event_counter_upgrade_follow_every_older_one_of_their_stream(
+    engine: sa.Engine, prefix: str
+) -> None:
+    """Revision 0005 numbers events per tenant: it starts above every per-stream number."""
+    migrate.upgrade(engine, prefix=prefix, revision="0004")
+    tables = build_tables(prefix=prefix)
+    outbox = tables.metadata.tables[f"{prefix}outbox"]
+    counters = tables.metadata.tables[f"{prefix}change_counters"]
+    streams = sa.Table(
+        f"{prefix}outbox_streams",
+        sa.MetaData(),
+        sa.Column("tenant_id", sa.String(64)),
+        sa.Column("stream", sa.String(64)),
+        sa.Column("seq", sa.BigInteger),
+    )
+    a, b = crmkit.new_id(), crmkit.new_id()
+    now = pendulum.now("UTC")
+    # What 0004's crmkit left: pending events in several streams of two tenants, each stream
+    # numbered on its own (stream b's 8 and 9 were delivered and purged, its 7 retried).
+    old = [("default", a, 1), ("default", a, 2), ("default", b, 7), ("other", a, 1)]
+    rows = []
+    for tenant, subject, seq in old:
+        event = CustomerUpdated(
+            tenant_id=tenant, actor_id="li", occurred_at=now, id=crmkit.new_id(),
+            customer_id=subject, version=seq,
+        )  # fmt: skip
+        stream, kind, data, _ = outbox_text(event)
+        rows.append(
+            {"tenant_id": tenant, "id": event.id, "stream": stream, "seq": seq, "kind": kind,
+             "body": data, "status": "pending", "attempts": 0, "due_at": now}
+        )  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(outbox.insert(), rows)
+        connection.execute(
+            streams.insert(),
+            [
+                {"tenant_id": "default", "stream": str(a), "seq": 2},
+                {"tenant_id": "default", "stream": str(b), "seq": 9},
+                {"tenant_id": "other", "stream": str(a), "seq": 1},
+            ],
+        )
+        # The tenant "default" has changes logged; "other" has none, so no counter row.
+        connection.execute(sa.text(f"INSERT INTO {prefix}change_counters VALUES ('default', 3)"))
+
+    migrate.upgrade(engine, prefix=prefix)
+    assert not sa.inspect(engine).has_table(f"{prefix}outbox_streams")
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(counters).order_by(counters.c.tenant_id)).all()
+    assert [tuple(r) for r in found] == [("default", 3, 9), ("other", 0, 1)]
+
+    crm = crmkit.CRM(SqlStore(engine, tables=tables), relay_on_commit=False)
+    seen: list[tuple[str, UUID, int]] = []
+    crm.subscribe(CustomerUpdated, lambda e: seen.append((e.tenant_id, e.customer_id, e.version)))
+    new = [("default", b, 10), ("default", a, 3), ("other", a, 2), ("default", a, 4)]
+    for tenant, subject, version in new:
+        with crm.unit_of_work(actor="li", tenant=tenant) as uow:
+            uow.record(CustomerUpdated, customer_id=subject, version=version)
+    with engine.connect() as connection:
+        numbers = connection.execute(
+            sa.select(outbox.c.tenant_id, outbox.c.stream, outbox.c.seq).order_by(outbox.c.seq)
+        ).all()
+    by_stream: dict[tuple[str, str], list[int]] = {}
+    for tenant, stream, seq in numbers:
+        by_stream.setdefault((tenant, stream), []).append(seq)
+    # Per tenant from where its highest stream had got to, in commit order.
+    assert by_stream == {
+        ("default", str(a)): [1, 2, 11, 12],
+        ("default", str(b)): [7, 10],
+        ("other", str(a)): [1, 2],
+    }
+    assert crm.relay().delivered == 8
+    for key, seqs in by_stream.items():
+        # Each stream's events went out in the order of their numbers: old ones first.
+        versions = [v for t, s, v in seen if (t, str(s)) == key]
+        assert versions == sorted(versions)
+        assert len(versions) == len(seqs)
+
+    # Down: each stream's counter is back, from the outbox's numbers; up again.
+    migrate.downgrade(engine, prefix=prefix, revision="0004")
+    with engine.connect() as connection:
+        back = connection.execute(sa.select(streams).order_by(streams.c.tenant_id)).all()
+    assert sorted(tuple(r) for r in back) == sorted(
+        [("default", str(a), 12), ("default", str(b), 10), ("other", str(a), 2)]
+    )
+    assert "events" not in {c["name"] for c in sa.inspect(engine).get_columns(counters.name)}
+    migrate.upgrade(engine, prefix=prefix)
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(counters).order_by(counters.c.tenant_id)).all()
+    assert [tuple(r) for r in found] == [("default", 3, 12), ("other", 0, 2)]

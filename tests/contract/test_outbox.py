@@ -107,6 +107,29 @@ def test_events_of_one_aggregate_go_out_in_order_across_units_of_work(backend: B
     assert [t for t in seen if t[0] == "b"] == ["b1", "b2"]
 
 
+def test_one_claim_takes_a_streams_pending_events_though_their_numbers_have_gaps(
+    backend: Backend,
+) -> None:
+    """Events are numbered per tenant, so one aggregate's numbers skip the others' events."""
+    crm = quiet(backend)
+    a, b = crmkit.new_id(), crmkit.new_id()
+    with crm.unit_of_work(actor="li") as uow:
+        for text, subject in [("a1", a), ("b1", b), ("a2", a), ("b2", b), ("a3", a)]:
+            uow.record(Noted, subject_id=subject, text=text)
+    note(crm, b, "b3")
+    note(crm, a, "a4")
+    now = crm.clock.now()
+    lease = str(crmkit.new_id())
+    claimed = crm.store.outbox.claim(now=now, until=now.add(minutes=1), token=lease, limit=10)
+    texts = [c.data["text"] for c in claimed]
+    assert [t for t in texts if t[0] == "a"] == ["a1", "a2", "a3", "a4"]
+    assert [t for t in texts if t[0] == "b"] == ["b1", "b2", "b3"]
+    # Each stream's numbers increase in commit order, and they are the tenant's: no two alike.
+    seqs = {t: c.seq for t, c in zip(texts, claimed, strict=True)}
+    assert seqs["a1"] < seqs["a2"] < seqs["a3"] < seqs["b3"] < seqs["a4"]
+    assert len(set(seqs.values())) == 7
+
+
 def test_a_failing_handler_is_retried_with_back_off_then_parked_and_can_be_retried(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -6,10 +6,11 @@ lease), hands them to the subscribers outside any transaction, and *settles* eac
 delivered, to be tried again later, or parked. A relay that dies while holding a lease leaves
 its events to the next relay once the lease has run out (delivery is at least once).
 
-Events of one aggregate (one *stream*) carry a sequence number taken under a lock on the stream
-in the writing transaction, so it follows the order of the commits. A relay claims the events of
-a stream only as a run from the stream's oldest pending one: an event never overtakes an
-earlier one of its aggregate that is being delivered, or waiting to be tried again.
+Events carry a sequence number per tenant, taken at the commit under a lock on the tenant's
+counter (the one the change log's numbers come from), so it follows the order of the commits;
+within one aggregate (one *stream*) the numbers are then increasing in commit order too. A relay
+claims the events of a stream only as a run from the stream's oldest pending one: an event never
+overtakes an earlier one of its aggregate that is being delivered, or waiting to be tried again.
 
 This module holds what the adapters share, and the memory store's outbox; the SQL outbox is in
 `crmkit.storage.sql._outbox`.
@@ -135,14 +136,19 @@ class Outbox(Protocol):
         ...
 
 
-def runs(candidates: Sequence[Claimed], heads: dict[tuple[str, str], int]) -> list[Claimed]:
+def runs(
+    candidates: Sequence[Claimed], pending: dict[tuple[str, str], Sequence[int]]
+) -> list[Claimed]:
     """Of `candidates` (oldest first), those in a run from their stream's oldest pending event.
 
-    `heads` has the sequence number of each stream's oldest pending event. A stream whose head
-    is not among the candidates (another relay has it, or it waits to be tried again) gives
-    nothing, and a stream stops at its first gap. The result keeps the candidates' order, except
-    that each stream's events come in the order of their sequence numbers, so any first part of
-    it holds each stream's events as a run from its head.
+    `pending` has the sequence numbers of each stream's pending events, in increasing order (at
+    least those up to the candidates' largest). The numbers are the tenant's, so those of a
+    stream skip the numbers of the tenant's other streams: a run follows the stream's pending
+    events in order, not consecutive numbers. A stream whose oldest pending event is not among the candidates (another relay has
+    it, or it waits to be tried again) gives nothing, and a stream stops at the first pending
+    event missing from them. The result keeps the candidates' order, except that each stream's
+    events come in the order of their sequence numbers, so any first part of it holds each
+    stream's events as a run from its head.
     """
     by_stream: dict[tuple[str, str], list[Claimed]] = {}
     for c in candidates:
@@ -150,14 +156,13 @@ def runs(candidates: Sequence[Claimed], heads: dict[tuple[str, str], int]) -> li
     queues: dict[tuple[str, str], list[Claimed]] = {}
     members: set[Key] = set()
     for stream, found in by_stream.items():
-        expected = heads.get(stream)
+        expected = iter(pending.get(stream, ()))
         run: list[Claimed] = []
         for c in sorted(found, key=lambda c: c.seq):
-            if c.seq != expected:
+            if c.seq != next(expected, None):
                 break
             run.append(c)
             members.add((c.tenant_id, c.id))
-            expected += 1
         queues[stream] = run[::-1]  # popped from the end below: in sequence order
     # Each member's place goes to the next event of its stream.
     return [
@@ -204,7 +209,7 @@ class MemoryOutbox:
         self._lock = threading.Lock()
         self._rows: dict[Key, _Row] = {}
         self._pending: dict[Key, _Row] = {}
-        self._streams: dict[tuple[str, str], int] = {}
+        self._counters: dict[str, int] = {}  # per tenant, the number of its last event
 
     def add(self, tenant_id: str, events: Sequence[DomainEvent]) -> Callable[[], None]:
         """Prepare to add a committing unit of work's events; call the result to add them.
@@ -218,8 +223,7 @@ class MemoryOutbox:
         def apply() -> None:
             with self._lock:
                 for event_id, stream, kind, data in records:
-                    key = (tenant_id, stream)
-                    seq = self._streams[key] = self._streams.get(key, 0) + 1
+                    seq = self._counters[tenant_id] = self._counters.get(tenant_id, 0) + 1
                     row = _Row(tenant_id, event_id, stream, seq, kind, data)
                     self._rows[(tenant_id, event_id)] = self._pending[(tenant_id, event_id)] = row
 
@@ -246,12 +250,13 @@ class MemoryOutbox:
                 rows = list(pending.values())
             else:
                 rows = [pending[k] for k in keys if k in pending]
-            heads: dict[tuple[str, str], int] = {}
+            numbers: dict[tuple[str, str], list[int]] = {}
             for row in pending.values() if keys is None else self._stream_rows(rows):
-                stream = (row.tenant_id, row.stream)
-                heads[stream] = min(heads.get(stream, row.seq), row.seq)
+                numbers.setdefault((row.tenant_id, row.stream), []).append(row.seq)
+            for seqs in numbers.values():
+                seqs.sort()
             due = sorted((r for r in rows if r.due_at is None or r.due_at <= now), key=_by_id)
-            taken = runs([r.claimed() for r in due], heads)[:limit]
+            taken = runs([r.claimed() for r in due], dict(numbers))[:limit]
             for c in taken:
                 row = pending[(c.tenant_id, c.id)]
                 row.claim, row.due_at = token, until

@@ -2,13 +2,17 @@
 
 How the log is kept free of gaps for a reader that follows it (see `crmkit.storage._changes`):
 a committing unit of work first adds its number of changes to its tenant's row in
-``change_counters`` (one upsert), then inserts its changes numbered up to the new counter. The
-counter row stays locked until the transaction ends, so a second committer of the tenant waits
-there and takes its numbers only once the first has committed: numbers follow commit order, and
-what a reader sees is always the log up to some number. This is the outbox's per-stream counter
-(`crmkit.storage.sql._outbox`) with one stream per tenant; the counter is bumped before the
-outbox's, so two committers always lock in the same order. It serialises the commits of one
-tenant only from that upsert to the end of the transaction, not the whole unit of work.
+``change_counters`` (one upsert, `bump_counters`), then inserts its changes numbered up to the
+new counter. The counter row stays locked until the transaction ends, so a second committer of
+the tenant waits there and takes its numbers only once the first has committed: numbers follow
+commit order, and what a reader sees is always the log up to some number. It serialises the
+commits of one tenant only from that upsert to the end of the transaction, not the whole unit of
+work.
+
+The same row counts the tenant's outbox events (column ``events``), bumped by the same
+statement: events are numbered per tenant in commit order too (`crmkit.storage.sql._outbox`).
+That row is the only lock a commit takes besides the rows it writes, so there is one order of
+locks for all committers and no deadlock between them.
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ if TYPE_CHECKING:
     from crmkit.storage.sql._store import SqlStore
     from crmkit.storage.sql._tables import Tables
 
-__all__ = ["JSON_TEXT", "add_change_tables", "change_tables", "read_changes", "write_changes"]
+__all__ = [
+    "JSON_TEXT",
+    "add_change_tables",
+    "bump_counters",
+    "change_tables",
+    "read_changes",
+    "write_changes",
+]
 
 JSON_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 """A change's plain data, as JSON text: written as the unit of work encoded it."""
@@ -64,7 +75,9 @@ def add_change_tables(metadata: sa.MetaData, *, prefix: str) -> None:
         f"{prefix}change_counters",
         metadata,
         sa.Column("tenant_id", sa.String(64), nullable=False),
+        # The number of the tenant's last change, and of its last outbox event.
         sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("events", sa.BigInteger, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("tenant_id"),
         **_MYSQL,
     )
@@ -77,24 +90,41 @@ def change_tables(tables: Tables) -> tuple[sa.Table, sa.Table]:
     return found[f"{where}{tables.prefix}changes"], found[f"{where}{tables.prefix}change_counters"]
 
 
+def bump_counters(
+    connection: Connection, store: SqlStore, tenant_id: str, *, changes: int, events: int
+) -> tuple[int, int]:
+    """Add `changes` and `events` to the tenant's counters, in one statement; their new values.
+
+    The new values are the numbers of the tenant's last change and last event: a unit of work
+    numbers its own up to them. The row lock the upsert takes is held until the transaction
+    ends, so the next committer of the tenant waits for it (numbers follow commit order).
+    """
+    bump, read = store.prepared(_counter)
+    params = {"tenant_id": tenant_id, "seq": changes, "events": events}
+    if read is None:
+        row = connection.execute(bump, params).one()
+    else:
+        connection.execute(bump, params)
+        row = connection.execute(read, {"tenant_id": tenant_id}).one()
+    return int(row[0]), int(row[1])
+
+
 def write_changes(
     connection: Connection,
     store: SqlStore,
     tenant_id: str,
     actor_id: str,
     entries: Sequence[Entry],
+    *,
+    last: int,
 ) -> None:
-    """Insert `entries` into the change log, in the unit of work's transaction, numbered."""
+    """Insert `entries` into the change log, in the unit of work's transaction, numbered.
+
+    `last` is the tenant's change counter once bumped by ``len(entries)`` (`bump_counters`):
+    the entries take the numbers up to it.
+    """
     changes = change_tables(store.tables)[0]
-    bump, read = store.prepared(_counter)
-    # The row lock the bump takes is held until the commit: the next committer waits for it.
-    params = {"tenant_id": tenant_id, "seq": len(entries)}
-    if read is None:
-        last = connection.scalar(bump, params)
-    else:
-        connection.execute(bump, params)
-        last = connection.scalar(read, {"tenant_id": tenant_id})
-    seq = int(last or 0) - len(entries)
+    seq = last - len(entries)
     rows = []
     for at, record, key, operation, before, after in entries:
         seq += 1
@@ -104,26 +134,30 @@ def write_changes(
 
 
 def _counter(tables: Tables, dialect: sa.Dialect) -> tuple[sa.Insert, sa.Select[Any] | None]:
-    """The upsert that bumps a tenant's counter, and the query of its new value.
+    """The upsert that bumps a tenant's counters, and the query of their new values.
 
-    The upsert returns the new value itself where the database can (PostgreSQL, SQLite 3.35+),
+    The upsert returns the new values itself where the database can (PostgreSQL, SQLite 3.35+),
     saving a round trip; the query is then ``None``.
     """
     counters = change_tables(tables)[1]
     c = counters.c
+    read = sa.select(c.seq, c.events).where(c.tenant_id == sa.bindparam("tenant_id"))
     if dialect.name in ("mysql", "mariadb"):
         on_mysql = mysql.insert(counters)
-        upsert = on_mysql.on_duplicate_key_update(seq=c.seq + on_mysql.inserted.seq)
-        return upsert, sa.select(c.seq).where(c.tenant_id == sa.bindparam("tenant_id"))
+        upsert = on_mysql.on_duplicate_key_update(
+            seq=c.seq + on_mysql.inserted.seq, events=c.events + on_mysql.inserted.events
+        )
+        return upsert, read
     insert = (
         postgresql.insert(counters) if dialect.name == "postgresql" else sqlite.insert(counters)
     )
     bump = insert.on_conflict_do_update(
-        index_elements=[c.tenant_id], set_={"seq": c.seq + insert.excluded.seq}
+        index_elements=[c.tenant_id],
+        set_={"seq": c.seq + insert.excluded.seq, "events": c.events + insert.excluded.events},
     )
     if dialect.insert_returning:
-        return bump.returning(c.seq), None
-    return bump, sa.select(c.seq).where(c.tenant_id == sa.bindparam("tenant_id"))
+        return bump.returning(c.seq, c.events), None
+    return bump, read
 
 
 def read_changes(

@@ -1,10 +1,11 @@
-"""The SQL outbox: the ``outbox`` and ``outbox_streams`` tables, written with the unit of work.
+"""The SQL outbox: the ``outbox`` table, written with the unit of work.
 
-How the order of one aggregate's events is kept (see `crmkit.storage._outbox`): before a
-unit of work inserts its events, it bumps the counter of each of their streams in
-``outbox_streams`` (one upsert, streams in sorted order so two writers never deadlock). The
-row stays locked until the transaction ends, so a second writer of the same stream waits there
-and takes the next numbers only after the first has committed: numbers follow commit order.
+How the order of one aggregate's events is kept (see `crmkit.storage._outbox`): at its commit,
+a unit of work bumps its tenant's event counter (column ``events`` of ``change_counters``, by
+the same upsert that bumps the change log's counter: `crmkit.storage.sql._changes.bump_counters`)
+and numbers its events up to the new value. The row stays locked until the transaction ends, so
+a second writer of the tenant waits there and takes the next numbers only after the first has
+committed: numbers follow commit order, per tenant, and so within each stream (aggregate) too.
 PostgreSQL and MariaDB need that lock; SQLite has a single writer at a time anyway.
 
 A relay claims events with ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL, MariaDB), so two
@@ -24,7 +25,6 @@ from uuid import UUID
 import pendulum
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from crmkit.events import DomainEvent
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from crmkit.storage.sql._store import SqlStore
     from crmkit.storage.sql._tables import Tables
 
-__all__ = ["SqlOutbox", "add_outbox_tables", "outbox_tables", "write_events"]
+__all__ = ["SqlOutbox", "add_outbox_table", "encode_events", "outbox_table", "write_events"]
 
 _MYSQL: dict[str, Any] = {
     "mysql_charset": "utf8mb4",
@@ -46,15 +46,16 @@ _MYSQL: dict[str, Any] = {
 STREAM_LENGTH = 64
 
 
-def add_outbox_tables(metadata: sa.MetaData, *, prefix: str) -> None:
-    """Define ``{prefix}outbox`` and ``{prefix}outbox_streams`` on `metadata`."""
+def add_outbox_table(metadata: sa.MetaData, *, prefix: str) -> None:
+    """Define ``{prefix}outbox`` on `metadata`."""
     name = f"{prefix}outbox"
     sa.Table(
         name,
         metadata,
         sa.Column("tenant_id", sa.String(64), nullable=False),
         sa.Column("id", Id(), nullable=False),
-        # The aggregate the event is about, and its place among that aggregate's events.
+        # The aggregate the event is about, and the event's number among the tenant's events
+        # (in commit order, so in the aggregate's order too).
         sa.Column("stream", sa.String(STREAM_LENGTH), nullable=False),
         sa.Column("seq", sa.BigInteger, nullable=False),
         sa.Column("kind", sa.String(200), nullable=False),
@@ -72,84 +73,56 @@ def add_outbox_tables(metadata: sa.MetaData, *, prefix: str) -> None:
         sa.Index(f"ix_{name}_due", "tenant_id", "status", "due_at"),
         **_MYSQL,
     )
-    sa.Table(
-        f"{prefix}outbox_streams",
-        metadata,
-        sa.Column("tenant_id", sa.String(64), nullable=False),
-        sa.Column("stream", sa.String(STREAM_LENGTH), nullable=False),
-        sa.Column("seq", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "stream"),
-        **_MYSQL,
-    )
 
 
-def outbox_tables(tables: Tables) -> tuple[sa.Table, sa.Table]:
-    """The ``outbox`` and ``outbox_streams`` tables among `tables`."""
+def outbox_table(tables: Tables) -> sa.Table:
+    """The ``outbox`` table among `tables`."""
     where = f"{tables.schema}." if tables.schema else ""
-    found = tables.metadata.tables
-    return found[f"{where}{tables.prefix}outbox"], found[f"{where}{tables.prefix}outbox_streams"]
+    return tables.metadata.tables[f"{where}{tables.prefix}outbox"]
+
+
+Record = tuple[UUID, str, str, Any]
+"""An event ready for the outbox: its id, stream, kind name and stored body."""
+
+
+def encode_events(connection: Connection, events: Sequence[DomainEvent]) -> list[Record]:
+    """`events` in their stored form (before the counters are bumped, so outside the lock).
+
+    Raises:
+        ValidationError: as `crmkit.storage._outbox.outbox_text`.
+    """
+    # The body is encoded once, when it is checked, where the database keeps it as text.
+    as_data = connection.dialect.name == "postgresql"
+    records: list[Record] = []
+    for event in events:
+        stream, kind, data, text = outbox_text(event)
+        records.append((event.id, stream, kind, data if as_data else Encoded(text)))
+    return records
 
 
 def write_events(
     connection: Connection,
     store: SqlStore,
     tenant_id: str,
-    events: Sequence[DomainEvent],
+    records: Sequence[Record],
     now: pendulum.DateTime,
+    *,
+    last: int,
 ) -> None:
-    """Insert `events` into the outbox, in the unit of work's transaction, numbered per stream."""
-    outbox, streams = outbox_tables(store.tables)
-    # The body is encoded once, when it is checked, where the database keeps it as text.
-    as_data = connection.dialect.name == "postgresql"
-    records: list[tuple[UUID, str, str, Any]] = []
-    for event in events:
-        stream, kind, data, text = outbox_text(event)
-        records.append((event.id, stream, kind, data if as_data else Encoded(text)))
-    counts: dict[str, int] = {}
-    for _, stream, _, _ in records:
-        counts[stream] = counts.get(stream, 0) + 1
-    last = _bump(connection, streams, tenant_id, counts)
-    seq = {stream: last[stream] - n for stream, n in counts.items()}
+    """Insert `records` into the outbox, in the unit of work's transaction, numbered.
+
+    `last` is the tenant's event counter once bumped by ``len(records)``
+    (`crmkit.storage.sql._changes.bump_counters`): the events take the numbers up to it.
+    """
+    seq = last - len(records)
     rows = []
     for event_id, stream, kind, data in records:
-        seq[stream] += 1
-        # In the table's column order (see `add_outbox_tables`).
+        seq += 1
+        # In the table's column order (see `add_outbox_table`).
         rows.append(
-            (tenant_id, event_id, stream, seq[stream], kind, data, "pending", 0, now, None, None,
-             None)
-        )  # fmt: skip
-    store.bulk_insert(outbox)(connection, rows)
-
-
-def _bump(
-    connection: Connection, streams: sa.Table, tenant_id: str, counts: dict[str, int]
-) -> dict[str, int]:
-    """Add `counts` to the streams' counters, locking their rows; the new counter of each."""
-    values = [{"tenant_id": tenant_id, "stream": s, "seq": counts[s]} for s in sorted(counts)]
-    dialect = connection.dialect.name
-    c = streams.c
-    upsert: sa.Insert
-    if dialect in ("mysql", "mariadb"):
-        on_mysql = mysql.insert(streams)
-        upsert = on_mysql.on_duplicate_key_update(seq=c.seq + on_mysql.inserted.seq)
-    else:
-        insert = postgresql.insert(streams) if dialect == "postgresql" else sqlite.insert(streams)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[c.tenant_id, c.stream], set_={"seq": c.seq + insert.excluded.seq}
+            (tenant_id, event_id, stream, seq, kind, data, "pending", 0, now, None, None, None)
         )
-    # One statement per stream, in sorted order (executemany): two writers lock in one order.
-    connection.execute(upsert, values)
-    found: dict[str, int] = {}
-    names = sorted(counts)
-    for start in range(0, len(names), _CHUNK):
-        query = sa.select(c.stream, c.seq).where(
-            c.tenant_id == tenant_id, c.stream.in_(names[start : start + _CHUNK])
-        )
-        found.update((row[0], row[1]) for row in connection.execute(query))
-    return found
-
-
-_CHUNK = 1000
+    store.bulk_insert(outbox_table(store.tables))(connection, rows)
 
 
 class SqlOutbox:
@@ -157,7 +130,7 @@ class SqlOutbox:
 
     def __init__(self, engine: Engine, tables: Tables) -> None:
         self._engine = engine
-        self._outbox, self._streams = outbox_tables(tables)
+        self._outbox = outbox_table(tables)
 
     def _run(self, doing: str, work: Any) -> Any:  # noqa: ANN401
         try:
@@ -221,8 +194,8 @@ class SqlOutbox:
             if not candidates:
                 return []
             streams = {(c.tenant_id, c.stream) for c in candidates}
-            heads = dict(self._heads(connection, streams))
-            taken = runs(candidates, heads)
+            upto = max(c.seq for c in candidates)
+            taken = runs(candidates, self._pending(connection, streams, upto))
             if taken:
                 update = (
                     o.update()
@@ -237,16 +210,24 @@ class SqlOutbox:
         found: list[Claimed] = self._run("claiming events from the outbox", claim)
         return found
 
-    def _heads(
-        self, connection: Connection, streams: set[tuple[str, str]]
-    ) -> list[tuple[tuple[str, str], int]]:
+    def _pending(
+        self, connection: Connection, streams: set[tuple[str, str]], upto: int
+    ) -> dict[tuple[str, str], Sequence[int]]:
+        """The numbers of the pending events of `streams`, up to `upto`, in order."""
         o = self._outbox
         query = (
-            sa.select(o.c.tenant_id, o.c.stream, sa.func.min(o.c.seq))
-            .where(o.c.status == "pending", sa.tuple_(o.c.tenant_id, o.c.stream).in_(list(streams)))
-            .group_by(o.c.tenant_id, o.c.stream)
+            sa.select(o.c.tenant_id, o.c.stream, o.c.seq)
+            .where(
+                o.c.status == "pending",
+                o.c.seq <= upto,
+                sa.tuple_(o.c.tenant_id, o.c.stream).in_(list(streams)),
+            )
+            .order_by(o.c.tenant_id, o.c.stream, o.c.seq)
         )
-        return [((tenant, stream), seq) for tenant, stream, seq in connection.execute(query)]
+        found: dict[tuple[str, str], list[int]] = {}
+        for tenant, stream, seq in connection.execute(query):
+            found.setdefault((tenant, stream), []).append(seq)
+        return dict(found)
 
     def settle(self, *, token: str, now: pendulum.DateTime, settled: Sequence[Settlement]) -> None:
         """See `crmkit.storage._outbox.Outbox.settle`."""

@@ -20,9 +20,9 @@ from crmkit.storage._changes import Change, Query
 from crmkit.storage._registry import registration
 from crmkit.storage._repository import Repository
 from crmkit.storage._unit_of_work import UnitOfWork
-from crmkit.storage.sql._changes import read_changes, write_changes
+from crmkit.storage.sql._changes import bump_counters, read_changes, write_changes
 from crmkit.storage.sql._errors import storage_error
-from crmkit.storage.sql._outbox import SqlOutbox, write_events
+from crmkit.storage.sql._outbox import SqlOutbox, encode_events, write_events
 from crmkit.storage.sql._statements import BulkInsert, Select
 from crmkit.storage.sql._statistics import PlannerStatistics
 from crmkit.storage.sql._tables import Tables, build_tables
@@ -414,15 +414,37 @@ class SqlUnitOfWork(UnitOfWork):
 
     def _commit(self) -> None:
         try:
-            # The change log's counter first, then the outbox's: one order of locks for all.
-            if self._changes:
-                write_changes(
-                    self._connection, self._store, self.tenant_id, self.actor_id, self._changes
+            connection, changes, events = self._connection, self._changes, self._events
+            if changes or events:
+                records = encode_events(connection, events)
+                # The tenant's one counter row numbers both its changes and its events, in one
+                # statement: its lock, held to the end of the transaction, is the only one the
+                # commit takes besides its own rows (one order of locks for all committers).
+                last_change, last_event = bump_counters(
+                    connection,
+                    self._store,
+                    self.tenant_id,
+                    changes=len(changes),
+                    events=len(events),
                 )
-            if self._events:
-                write_events(
-                    self._connection, self._store, self.tenant_id, self._events, self.now()
-                )
+                if changes:
+                    write_changes(
+                        connection,
+                        self._store,
+                        self.tenant_id,
+                        self.actor_id,
+                        changes,
+                        last=last_change,
+                    )
+                if records:
+                    write_events(
+                        connection,
+                        self._store,
+                        self.tenant_id,
+                        records,
+                        self.now(),
+                        last=last_event,
+                    )
             self._transaction.commit()
         except exc.SQLAlchemyError as e:
             raise storage_error(e, "committing", self._connection.dialect.name) from e

@@ -21,7 +21,7 @@ from crmkit.errors import ValidationError
 from crmkit.storage._aggregates import Aggregate
 from crmkit.storage._registry import registered, registration
 from crmkit.storage.sql._changes import add_change_tables
-from crmkit.storage.sql._outbox import add_outbox_tables
+from crmkit.storage.sql._outbox import add_outbox_table
 
 __all__ = ["MYSQL_OPTIONS", "NAMING_CONVENTION", "TENANT_LENGTH", "Tables", "build_tables"]
 
@@ -123,6 +123,6 @@ def build_tables(
             continue
         above = None if a.parent is None else records.get(a.parent.table)
         records[a.table] = record_table(a, metadata, prefix=prefix, parent=above)
-    add_outbox_tables(metadata, prefix=prefix)
+    add_outbox_table(metadata, prefix=prefix)
     add_change_tables(metadata, prefix=prefix)
     return Tables(metadata, prefix=prefix, schema=schema, aggregates=declared, records=records)
