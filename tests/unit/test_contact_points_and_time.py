@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
+import threading
+import time
+import uuid
 import zoneinfo
 
 import pendulum
@@ -109,3 +113,39 @@ def test_ids_are_uuid7_in_creation_order() -> None:
     assert all(i.version == 7 for i in made)
     assert made == sorted(made)
     assert len(set(made)) == 1000
+
+
+def test_an_id_has_the_rfc_9562_layout_and_the_time_it_was_made() -> None:
+    before = time.time_ns() // 1_000_000
+    made = new_id()
+    after = time.time_ns() // 1_000_000
+    assert made.variant == uuid.RFC_4122
+    assert made.version == 7
+    assert before <= made.int >> 80 <= after + 1  # + 1: ids of one tick may step ahead
+    assert made == uuid.UUID(str(made)) == uuid.UUID(bytes=made.bytes)
+    assert hash(made) == hash(uuid.UUID(str(made)))
+    assert pickle.loads(pickle.dumps(made)) == made  # noqa: S301 (our own bytes)
+
+
+def test_ids_stay_in_order_when_the_clock_steps_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = new_id()
+    monkeypatch.setattr(time, "time_ns", lambda: 1_000_000_000_000_000)  # 2001
+    later = [new_id() for _ in range(3)]
+    assert [first, *later] == sorted([first, *later])
+    assert len({first, *later}) == 4
+
+
+def test_ids_made_by_many_threads_at_once_are_all_different() -> None:
+    made: list[list[uuid.UUID]] = [[] for _ in range(8)]
+
+    def make(mine: list[uuid.UUID]) -> None:
+        mine.extend(new_id() for _ in range(2000))
+
+    threads = [threading.Thread(target=make, args=(m,)) for m in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for m in made for i in m]
+    assert len(set(every)) == len(every) == 16_000
+    assert all(m == sorted(m) for m in made)  # each thread's ids in the order it made them

@@ -142,12 +142,12 @@ def runs(
     """Of `candidates` (oldest first), those in a run from their stream's oldest pending event.
 
     `pending` has the sequence numbers of each stream's pending events, in increasing order (at
-    least those up to the candidates' largest). The numbers are the tenant's, so those of a
-    stream skip the numbers of the tenant's other streams: a run follows the stream's pending
-    events in order, not consecutive numbers. A stream whose oldest pending event is not among the candidates (another relay has
-    it, or it waits to be tried again) gives nothing, and a stream stops at the first pending
-    event missing from them. The result keeps the candidates' order, except that each stream's
-    events come in the order of their sequence numbers, so any first part of it holds each
+    least those up to the candidates' largest). The numbers are the tenant's, so those of a stream
+    skip the numbers of the tenant's other streams: a run follows the stream's pending events in
+    order, not consecutive numbers. A stream whose oldest pending event is not among the candidates
+    (another relay has it, or it waits to be tried again) gives nothing, and a stream stops at the
+    first pending event missing from them. The result keeps the candidates' order, except that each
+    stream's events come in the order of their sequence numbers, so any first part of it holds each
     stream's events as a run from its head.
     """
     by_stream: dict[tuple[str, str], list[Claimed]] = {}
