@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 import crmkit
-from crmkit.customers import Customer
-from crmkit.errors import StorageError
+from crmkit.customers import Customer, register_customers
+from crmkit.errors import DuplicateError, StorageError
 from crmkit.storage.sql import SqlStore, build_tables
 
 from .conftest import Backend
@@ -128,3 +128,74 @@ def test_a_driver_error_on_the_fast_path_is_a_storage_error(
         ):
             lookup(uow, Keys(crmkit.new_id(), crmkit.new_id()))
         assert isinstance(caught.value.__cause__, sa.exc.DBAPIError), name
+
+
+def _stored_rows(engine: sa.Engine, crm: crmkit.CRM) -> dict[str, list[Any]]:
+    """Every row of crmkit's customer tables, change log and outbox, but generated values."""
+    store = crm.store
+    assert isinstance(store, SqlStore)
+    tables = store.tables.metadata.tables
+    prefix = store.tables.prefix
+    found = {}
+    with engine.connect() as connection:
+        for name, skip in (
+            ("customers", ()),
+            ("contacts", ()),
+            ("contact_keys", ()),
+            ("changes", ("seq", "at")),
+            ("outbox", ("id", "seq", "body", "due_at")),
+        ):
+            table = tables[f"{prefix}{name}"]
+            columns = [c for c in table.columns if c.name not in skip]
+            rows = connection.execute(sa.select(*columns)).all()
+            found[name] = sorted((tuple(map(repr, r)) for r in rows), key=repr)
+    return found
+
+
+def test_a_bulk_insert_a_host_traces_writes_what_the_driver_path_writes(
+    backend: Backend,
+) -> None:
+    if not backend.is_sql:
+        pytest.skip("the memory store runs no SQL")
+    batch = [full_customer(f"C-{i}") for i in range(3)]
+
+    def register(crm: crmkit.CRM) -> None:
+        for c in batch:
+            c.version = 0
+        with crm.unit_of_work(actor="li") as uow:
+            register_customers(uow, batch)
+
+    fast = backend.fresh(relay_on_commit=False)
+    register(fast)
+    store = fast.store
+    assert isinstance(store, SqlStore)
+    engine = store.engine
+    untraced = _stored_rows(engine, fast)
+
+    traced_crm = backend.fresh(relay_on_commit=False)
+    seen: list[str] = []
+
+    def trace(*args: Any) -> None:
+        seen.append(args[2])
+
+    sa.event.listen(engine, "before_cursor_execute", trace)
+    try:
+        register(traced_crm)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", trace)
+    assert _stored_rows(engine, traced_crm) == untraced
+    inserts = {s.split("(")[0].split()[-1] for s in seen if s.lstrip().upper().startswith("INSERT")}
+    prefix = store.tables.prefix
+    wanted = {"customers", "contacts", "contact_keys", "changes", "outbox"}
+    assert {f"{prefix}{t}" for t in wanted} <= {i.strip('"`') for i in inserts}
+
+
+def test_a_duplicate_on_the_bulk_insert_driver_path_is_named(backend: Backend) -> None:
+    crm = backend.fresh()
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add(full_customer("C-1"))
+    with pytest.raises(DuplicateError, match="code") as caught, crm.unit_of_work(actor="li") as uow:
+        uow.customers.add_many([full_customer("C-2"), full_customer("C-1")])
+    if backend.is_sql:  # the driver's own error, as on SQLAlchemy's path
+        kinds = type(caught.value.__cause__).__mro__
+        assert "IntegrityError" in {k.__name__ for k in kinds}

@@ -30,6 +30,7 @@ from crmkit.errors import NotFound, StorageError, UnitOfWorkClosed, ValidationEr
 from crmkit.events import DomainEvent
 from crmkit.storage import UnitOfWork
 from crmkit.storage.memory import MemoryUnitOfWork
+from crmkit.storage.sql._statements import BulkInsert
 
 from .conftest import Backend
 from .test_customers import call, full_customer
@@ -80,9 +81,19 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
             found.write()
         return exec_driver_sql(self, statement, *args, **kwargs)
 
+    bulk_insert = BulkInsert.__call__
+
+    def sql_bulk_insert(self: BulkInsert, connection: Connection, rows: Any) -> None:
+        # Bulk inserts stream their rows to the driver's own cursor (no Connection call).
+        found.write()
+        # Listened to, the insert would go through exec_driver_sql and count twice.
+        assert not connection.dispatch.before_cursor_execute
+        bulk_insert(self, connection, rows)
+
     monkeypatch.setattr(MemoryUnitOfWork, "_write", memory_write)
     monkeypatch.setattr(Connection, "execute", sql_execute)
     monkeypatch.setattr(Connection, "exec_driver_sql", sql_exec_driver_sql)
+    monkeypatch.setattr(BulkInsert, "__call__", sql_bulk_insert)
     return found
 
 

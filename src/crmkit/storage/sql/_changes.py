@@ -124,12 +124,12 @@ def write_changes(
     the entries take the numbers up to it.
     """
     changes = change_tables(store.tables)[0]
-    seq = last - len(entries)
-    rows = []
-    for at, record, key, operation, before, after in entries:
-        seq += 1
-        # In the table's column order (see `add_change_tables`).
-        rows.append((tenant_id, seq, at, actor_id, record, key, operation, before, after))
+    first = last - len(entries) + 1
+    # In the table's column order (see `add_change_tables`), made as the driver takes them.
+    rows = (
+        (tenant_id, seq, at, actor_id, record, key, operation, before, after)
+        for seq, (at, record, key, operation, before, after) in enumerate(entries, first)
+    )
     store.bulk_insert(changes)(connection, rows)
 
 

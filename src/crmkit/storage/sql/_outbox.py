@@ -114,14 +114,12 @@ def write_events(
     `last` is the tenant's event counter once bumped by ``len(records)``
     (`crmkit.storage.sql._changes.bump_counters`): the events take the numbers up to it.
     """
-    seq = last - len(records)
-    rows = []
-    for event_id, stream, kind, data in records:
-        seq += 1
-        # In the table's column order (see `add_outbox_table`).
-        rows.append(
-            (tenant_id, event_id, stream, seq, kind, data, "pending", 0, now, None, None, None)
-        )
+    first = last - len(records) + 1
+    # In the table's column order (see `add_outbox_table`), made as the driver takes them.
+    rows = (
+        (tenant_id, event_id, stream, seq, kind, data, "pending", 0, now, None, None, None)
+        for seq, (event_id, stream, kind, data) in enumerate(records, first)
+    )
     store.bulk_insert(outbox_table(store.tables))(connection, rows)
 
 

@@ -9,8 +9,9 @@ theirs), using the same type processors SQLAlchemy would apply.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +40,8 @@ class BulkInsert:
     it are converted (crmkit's types offer a direct `fast_bind`; others use their bind
     processor, the conversion SQLAlchemy itself would apply). The per-row conversion is one
     generated function, as attrs and cattrs generate theirs. Dialects with named parameters
-    (psycopg) take the ordinary path.
+    (psycopg) take the ordinary path, and so does every insert while someone watches the SQL
+    (an echoing engine, SQLAlchemy's SQL log, a cursor-execute listener), as with `Select`.
     """
 
     def __init__(self, table: sa.Table, dialect: sa.Dialect) -> None:
@@ -67,7 +69,13 @@ class BulkInsert:
             f"bulk insert {table.name}", f"({', '.join(values)},)", converters
         )
 
-    def __call__(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+    def __call__(self, connection: Connection, rows: Iterable[Sequence[Any]]) -> None:
+        """Insert `rows` (tuples in table column order), converting each on its way in.
+
+        On the driver's own path the rows stream: each is converted as the driver asks for
+        it, so a bulk write never holds a second list of every row (nor leaves one for the
+        garbage collector to walk).
+        """
         if not self.positional:
             columns = self.columns
             connection.execute(
@@ -75,7 +83,34 @@ class BulkInsert:
             )
             return
         convert = self.convert
-        connection.exec_driver_sql(self.sql, [convert(row) for row in rows])
+        if _watched(connection):
+            connection.exec_driver_sql(self.sql, [convert(row) for row in rows])
+            return
+        stream = iter(rows)
+        first = next(stream, None)
+        if first is None:
+            return
+        dialect = connection.dialect
+        dbapi = dialect.loaded_dbapi
+        try:
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(self.sql, map(convert, itertools.chain((first,), stream)))
+            finally:
+                cursor.close()
+        except dbapi.Error as e:
+            raise exc.DBAPIError.instance(self.sql, None, e, dbapi.Error, dialect=dialect) from e
+
+
+def _watched(connection: Connection) -> bool:
+    """Whether someone watches the SQL: then statements take SQLAlchemy's own path."""
+    dispatch = connection.dispatch
+    return bool(
+        connection.engine.echo
+        or _SQL_LOG.isEnabledFor(logging.INFO)
+        or dispatch.before_cursor_execute
+        or dispatch.after_cursor_execute
+    )
 
 
 class Select:
@@ -126,18 +161,9 @@ class Select:
                 columns.append(f"{column.key!r}: result_{i}(row[{i}])")
         self.row = _generate("select row", "{" + ", ".join(columns) + "}", converters)
 
-    def _watched(self, connection: Connection) -> bool:
-        dispatch = connection.dispatch
-        return bool(
-            connection.engine.echo
-            or _SQL_LOG.isEnabledFor(logging.INFO)
-            or dispatch.before_cursor_execute
-            or dispatch.after_cursor_execute
-        )
-
     def __call__(self, connection: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows the query finds with `params`, each a dict by column name."""
-        if not self.compiled_ahead or self._watched(connection):
+        if not self.compiled_ahead or _watched(connection):
             return [dict(r) for r in connection.execute(self.query, params).mappings()]
         args = self.params(params)
         dbapi = self.dialect.loaded_dbapi
