@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import crmkit
 from crmkit.customers import Customer
 from crmkit.errors import ReadOnlyError, TransientError
-from crmkit.storage.sql import SqlStore
+from crmkit.storage.sql import SQLITE_CACHE_KIB, SqlStore
 
 from .conftest import Backend
 from .test_customers import call, full_customer
@@ -94,3 +94,14 @@ def test_on_a_server_the_transaction_itself_is_read_only(backend: Backend) -> No
     # The next unit of work, on the same pooled connection, may write again.
     with crm.unit_of_work(actor="li") as uow:
         uow.customers.add(full_customer("C-1"))
+
+
+def test_a_sqlite_connection_of_crmkits_has_its_settings(backend: Backend) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("SQLite's connection settings")
+    store = _sqlite_store(backend)
+    with store.engine.connect() as connection:
+        pragma = connection.exec_driver_sql
+        assert pragma("PRAGMA foreign_keys").scalar() == 1
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB

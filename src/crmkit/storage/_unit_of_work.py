@@ -24,7 +24,7 @@ from crmkit.errors import (
 )
 from crmkit.events import DomainEvent, _check_record
 from crmkit.storage._aggregates import Aggregate, Scope, Write, WriteHook
-from crmkit.storage._changes import Change, ChangeLog, Entry, Query, entry
+from crmkit.storage._changes import Change, ChangeLog, Entries, Query, entry
 from crmkit.storage._protocols import EventSink, FieldRules
 from crmkit.storage._registry import bound
 
@@ -114,7 +114,7 @@ class UnitOfWork(Repositories, abc.ABC):
         # Called for every write through the repository core; the change log's comes first.
         self._write_hooks: list[WriteHook] = [self._log_change]
         # The change log's entries of this unit of work's writes, written at its commit.
-        self._changes: list[Entry] = []
+        self._changes = Entries()
 
     # --- for services ------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from uuid import UUID
 from crmkit._converter import make_converter
 from crmkit.errors import ConcurrencyError, CorruptRecord, DuplicateError, ValidationError
 from crmkit.storage._aggregates import Aggregate
-from crmkit.storage._changes import Change, Entry, MemoryChangeLog, Query, removed
+from crmkit.storage._changes import Change, Entries, MemoryChangeLog, Query, removed
 from crmkit.storage._outbox import MemoryOutbox
 from crmkit.storage._registry import registered, registration
 from crmkit.storage._repository import STALE, Repository
@@ -254,7 +254,7 @@ class MemoryUnitOfWork(UnitOfWork):
             if record is not None and self._read(parent.table, record.parent) is None:  # type: ignore[arg-type]
                 raise ConcurrencyError(parent.record, record.parent, None)
 
-    def _cascade_at_commit(self, table: str, parents: set[UUID], changes: list[Entry]) -> None:
+    def _cascade_at_commit(self, table: str, parents: set[UUID], changes: Entries) -> None:
         """Remove the committed records that belong to the removed `parents` of `table`.
 
         Those added by others since this unit of work removed their parent get their change

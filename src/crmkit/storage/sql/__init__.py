@@ -7,6 +7,7 @@ Importing this module imports SQLAlchemy. The tables are plain SQLAlchemy Core t
 from crmkit.storage.sql._errors import is_transient
 from crmkit.storage.sql._store import (
     DEFAULT_LOCK_TIMEOUT,
+    SQLITE_CACHE_KIB,
     SqlStore,
     SqlUnitOfWork,
     configure_lock_timeout,
@@ -19,6 +20,7 @@ from crmkit.storage.sql._tables import NAMING_CONVENTION, Tables, build_tables
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "NAMING_CONVENTION",
+    "SQLITE_CACHE_KIB",
     "SqlStore",
     "SqlUnitOfWork",
     "Tables",

@@ -17,7 +17,7 @@ locks for all committers and no deadlock between them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -114,7 +114,7 @@ def write_changes(
     store: SqlStore,
     tenant_id: str,
     actor_id: str,
-    entries: Sequence[Entry],
+    entries: Collection[Entry],
     *,
     last: int,
 ) -> None:
