@@ -158,12 +158,17 @@ def test_a_bulk_insert_a_host_traces_writes_what_the_driver_path_writes(
     if not backend.is_sql:
         pytest.skip("the memory store runs no SQL")
     batch = [full_customer(f"C-{i}") for i in range(3)]
+    solo = Customer(name="Solo", owner_id="li")
 
     def register(crm: crmkit.CRM) -> None:
         for c in batch:
             c.version = 0
         with crm.unit_of_work(actor="li") as uow:
             register_customers(uow, batch)
+        # Alone, without contacts: the contact tables get no rows (never an INSERT of defaults).
+        solo.version = 0
+        with crm.unit_of_work(actor="li") as uow:
+            uow.customers.add(solo)
 
     fast = backend.fresh(relay_on_commit=False)
     register(fast)

@@ -58,8 +58,9 @@ def register_customers(uow: UnitOfWork, customers: Iterable[Customer]) -> list[C
     """Store many new customers at once (all or none), recording `CustomerRegistered` for each."""
     batch = list(customers)
     uow.customers.add_many(batch)
+    # A generator: each item's fields live only until its event is made.
     uow.record_many(
-        CustomerRegistered, [{"customer_id": c.id, "owner_id": c.owner_id} for c in batch]
+        CustomerRegistered, ({"customer_id": c.id, "owner_id": c.owner_id} for c in batch)
     )
     return batch
 

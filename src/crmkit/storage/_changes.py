@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from crmkit._json import dumps
 from crmkit.errors import ValidationError
 from crmkit.storage._aggregates import Aggregate, Operation, Write
 from crmkit.storage._arguments import a_key, a_limit, an_id, an_instant
+from crmkit.storage._flat import Flat
 
 if TYPE_CHECKING:
     from crmkit.storage._unit_of_work import UnitOfWork
@@ -38,7 +39,6 @@ __all__ = [
     "Change",
     "ChangeLog",
     "ChangePage",
-    "Entries",
     "MemoryChangeLog",
     "Query",
     "replay",
@@ -54,39 +54,14 @@ Plain = dict[str, Any]
 # the log decodes a copy of its own.
 Entry = tuple[pendulum.DateTime, str, UUID, str, str | None, str | None]
 
-_FIELDS = 6  # the values of an `Entry`
 
+class Entries(Flat[Entry]):
+    """A unit of work's change-log entries until its commit, kept flat (see `Flat`)."""
 
-class Entries:
-    """A unit of work's change-log entries until its commit, kept flat.
-
-    Six values an entry in one list, rather than a tuple an entry: a bulk write of 100,000
-    records then leaves no 100,000 containers alive for the garbage collector to walk (and
-    promote, and walk again) while the write goes on. Iterating gives the entries as tuples.
-    """
-
-    __slots__ = ("_values",)
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self._values: list[Any] = []
-
-    def append(self, entry: Entry) -> None:
-        """Add `entry` after the others."""
-        self._values.extend(entry)
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        self._values.clear()
-
-    def __len__(self) -> int:
-        return len(self._values) // _FIELDS
-
-    def __iter__(self) -> Iterator[Entry]:
-        values = iter(self._values)
-        return zip(values, values, values, values, values, values, strict=True)
-
-    def __contains__(self, entry: object) -> bool:
-        return any(e == entry for e in self)
+        super().__init__(6)
 
 
 _plain = make_converter()

@@ -9,8 +9,9 @@ table refreshes its planner statistics (`PlannerStatistics`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from itertools import groupby
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import pendulum
@@ -36,6 +37,15 @@ from crmkit.storage.sql._customer_rows import (
 from crmkit.storage.sql._records import SqlRecords, chunks
 
 __all__ = ["SqlCustomers", "SqlInteractions"]
+
+T = TypeVar("T")
+
+
+def _counted(rows: Iterable[T], tally: list[int]) -> Iterator[T]:
+    """`rows`, counting them into ``tally[0]`` as they go by."""
+    for row in rows:
+        tally[0] += 1
+        yield row
 
 
 class SqlCustomers(SqlRecords[Customer]):
@@ -94,19 +104,19 @@ class SqlCustomers(SqlRecords[Customer]):
         # traversed by every collection while a large batch is converted. After each insert,
         # a table the load outgrew gets fresh planner statistics (PostgreSQL), before the
         # contacts' foreign-key checks look its customers up.
+        # Within a chunk the rows stream: each is made as the driver takes it, and dies at once.
         for chunk in chunks(batch):
             for table, rows in (
-                (t.customers, [customer_values(tenant, c, 1) for c in chunk]),
-                (t.contacts, [row for c in chunk for row in contact_values(tenant, c)]),
-                (t.contact_keys, [row for c in chunk for row in contact_key_values(tenant, c)]),
+                (t.customers, (customer_values(tenant, c, 1) for c in chunk)),
+                (t.contacts, (row for c in chunk for row in contact_values(tenant, c))),
+                (t.contact_keys, (row for c in chunk for row in contact_key_values(tenant, c))),
             ):
-                if not rows:
-                    continue
+                written = [0]
                 try:
-                    store.bulk_insert(table)(connection, rows)
+                    store.bulk_insert(table)(connection, _counted(rows, written))
                 except exc.IntegrityError as e:
                     raise self._duplicate(e, batch, table) from e
-                grew(connection, table, len(rows))
+                grew(connection, table, written[0])
 
     def _load(self, keys: list[UUID]) -> list[Customer]:
         if len(keys) == 1:

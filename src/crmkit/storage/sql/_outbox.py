@@ -28,6 +28,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from crmkit.events import DomainEvent
+from crmkit.storage._flat import Flat
 from crmkit.storage._outbox import Claimed, Key, Settlement, outbox_text, runs
 from crmkit.storage.sql._errors import storage_error
 from crmkit.storage.sql._types import Document, Encoded, Id, Instant
@@ -85,7 +86,7 @@ Record = tuple[UUID, str, str, Any]
 """An event ready for the outbox: its id, stream, kind name and stored body."""
 
 
-def encode_events(connection: Connection, events: Sequence[DomainEvent]) -> list[Record]:
+def encode_events(connection: Connection, events: Sequence[DomainEvent]) -> Flat[Record]:
     """`events` in their stored form (before the counters are bumped, so outside the lock).
 
     Raises:
@@ -93,7 +94,7 @@ def encode_events(connection: Connection, events: Sequence[DomainEvent]) -> list
     """
     # The body is encoded once, when it is checked, where the database keeps it as text.
     as_data = connection.dialect.name == "postgresql"
-    records: list[Record] = []
+    records: Flat[Record] = Flat(4)  # flat: no tuple per event alive till the insert
     for event in events:
         stream, kind, data, text = outbox_text(event)
         records.append((event.id, stream, kind, data if as_data else Encoded(text)))
@@ -104,7 +105,7 @@ def write_events(
     connection: Connection,
     store: SqlStore,
     tenant_id: str,
-    records: Sequence[Record],
+    records: Flat[Record],
     now: pendulum.DateTime,
     *,
     last: int,

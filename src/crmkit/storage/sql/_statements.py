@@ -78,13 +78,15 @@ class BulkInsert:
         """
         if not self.positional:
             columns = self.columns
-            connection.execute(
-                self.table.insert(), [dict(zip(columns, row, strict=True)) for row in rows]
-            )
+            named = [dict(zip(columns, row, strict=True)) for row in rows]
+            if named:  # no rows would be one INSERT of the defaults
+                connection.execute(self.table.insert(), named)
             return
         convert = self.convert
         if _watched(connection):
-            connection.exec_driver_sql(self.sql, [convert(row) for row in rows])
+            converted = [convert(row) for row in rows]
+            if converted:
+                connection.exec_driver_sql(self.sql, converted)
             return
         stream = iter(rows)
         first = next(stream, None)
