@@ -149,8 +149,10 @@ class DuplicateError(Conflict):
         self.kind = kind
         self.field = field
         self.value = value
-        shown = "that" if value is None else repr(value)
-        super().__init__(f"a {kind} with {field} {shown} already exists")
+        # Without the value (a batch, where the database does not say which record clashed):
+        # "a customer with the same code already exists".
+        shown = f"the same {field}" if value is None else f"{field} {value!r}"
+        super().__init__(f"a {kind} with {shown} already exists")
 
 
 class ConcurrencyError(Conflict):

@@ -125,3 +125,18 @@ def test_the_memory_stores_add_many_takes_time_linear_in_the_batch() -> None:
     small = min(_add_many_seconds(1_000) for _ in range(3))
     large = min(_add_many_seconds(8_000) for _ in range(3))
     assert large < 24 * small, (small, large)
+
+
+def test_a_duplicate_in_a_batch_says_which_field_without_a_value(crm: crmkit.CRM) -> None:
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add(Customer(name="Acme", owner_id="li", code="C-1"))
+    error = _refused(
+        crm,
+        Customer(name="Globex", owner_id="li", code="C-2"),
+        Customer(name="Initech", owner_id="li", code="C-1"),
+    )
+    assert (error.kind, error.field) == ("customer", "code")
+    if error.value is None:  # SQL stores: the database does not say which record clashed
+        assert str(error) == "a customer with the same code already exists"
+    else:
+        assert str(error) == "a customer with code 'C-1' already exists"
