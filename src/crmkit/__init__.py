@@ -19,6 +19,7 @@ from crmkit._converter import from_dict, to_dict
 from crmkit._crm import CRM, DEFAULT_TENANT, open  # noqa: A004 (crmkit.open is the entry point)
 from crmkit._ids import new_id
 from crmkit._money import Money
+from crmkit._rates import Conversion, ExchangeRate, ExchangeRates
 from crmkit.errors import CrmkitError, ValidationError
 
 __version__ = "0.1.0.dev0"
@@ -27,8 +28,11 @@ __all__ = [
     "CRM",
     "DEFAULT_TENANT",
     "Clock",
+    "Conversion",
     "CrmkitError",
     "EmailAddress",
+    "ExchangeRate",
+    "ExchangeRates",
     "FixedClock",
     "Money",
     "PhoneNumber",

@@ -37,6 +37,7 @@ __all__ = [
     "CurrencyMismatch",
     "DuplicateError",
     "Issue",
+    "MissingRate",
     "MoneyOperationError",
     "NotFound",
     "ReadOnlyError",
@@ -119,6 +120,22 @@ class CurrencyMismatch(CrmkitError, ValueError):
         super().__init__(
             f"cannot {operation} {left} and {right} amounts; convert one of them first"
         )
+
+
+class MissingRate(CrmkitError, LookupError):
+    """No exchange rate of a currency pair is in force on a date.
+
+    Attributes:
+        base: the currency converted from.
+        quote: the currency converted to.
+        on: the date the rate was needed for.
+    """
+
+    def __init__(self, base: str, quote: str, on: object) -> None:
+        self.base = base
+        self.quote = quote
+        self.on = on
+        super().__init__(f"no exchange rate from {base} to {quote} is in force on {on}")
 
 
 class MoneyOperationError(CrmkitError, TypeError):
