@@ -105,6 +105,7 @@ def test_the_probability_is_an_exact_fraction_from_0_to_1(value: object, problem
     with pytest.raises(ValidationError, match=f"probability: .*{problem}"):
         lead(probability=value)
     assert lead(probability=Decimal(1)).probability == 1
+    assert lead().probability is None  # not estimated yet
 
 
 def test_source_channels_are_keys_the_host_can_extend() -> None:

@@ -50,7 +50,7 @@ SOURCE_CHANNELS = ("trade_show", "website", "short_video", "referral")
 """Source channels crmkit names; a host uses any other key of the same form (``"wechat_ad"``)."""
 
 PROBABILITY_PLACES = 4
-"""The most decimal places of a lead's probability (``0.3750``): stored as ``NUMERIC(5, 4)``."""
+"""The most decimal places of a lead's probability (``0.3750``), so every store keeps it exactly."""
 
 _SOURCE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -139,7 +139,8 @@ class Lead(Validated):
         id: the lead's identifier; a new UUIDv7 by default.
         company: the organisation the person is with, if any.
         intent: the intent grade.
-        probability: the estimated chance it becomes a customer, from 0 to 1.
+        probability: the estimated chance it becomes a customer, from 0 to 1 (at most
+            `PROBABILITY_PLACES` decimal places); ``None`` until someone estimates it.
         industry: the industry, as a key the host chooses (``"retail"``).
         size: the size of the organisation, as a key the host chooses (``"50-200"``).
         territory: the sales territory it falls in (``"east"``), for assignment by territory.
@@ -161,7 +162,7 @@ class Lead(Validated):
     intent: IntentGrade = attrs.field(
         default=IntentGrade.MEDIUM, metadata=check(instance_of(IntentGrade))
     )
-    probability: Decimal = attrs.field(default=Decimal("0.1"), metadata=check(_probability))
+    probability: Decimal | None = attrs.field(default=None, metadata=check(optional(_probability)))
     industry: str | None = attrs.field(default=None, metadata=check(optional(_key)))
     size: str | None = attrs.field(default=None, metadata=check(optional(_key)))
     territory: str | None = attrs.field(default=None, metadata=check(optional(_key)))
