@@ -15,6 +15,7 @@ ROOT = Path(__file__).parents[1]
 PUBLIC = {
     "crmkit": "crmkit.md",
     "crmkit.customers": "customers.md",
+    "crmkit.pipeline": "pipeline.md",
     "crmkit.storage": "storage.md",
     "crmkit.storage.sql": "storage.md",
     "crmkit.errors": "errors.md",
