@@ -11,11 +11,12 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from crmkit import Money, new_id
+import crmkit
+from crmkit import Money, from_dict, new_id, to_dict
 from crmkit._validation import recheck
 from crmkit.customers import BuyingRole
 from crmkit.errors import ValidationError
-from crmkit.events import _stream_field
+from crmkit.events import DomainEvent, _stream, _stream_field
 from crmkit.pipeline import (
     DECISION_MAKER_IDENTIFIED,
     NEEDS_ANALYSIS_RECORDED,
@@ -661,3 +662,33 @@ class DealMachine(RuleBasedStateMachine):
 
 
 TestDealMachine = DealMachine.TestCase
+
+
+def test_a_deal_reads_back_equal_from_its_stored_form() -> None:
+    opportunity = ready()
+    lose(opportunity, B2B, at=at(1), reason="price", competitor="globex")
+    opportunity.probability_override = Decimal("0.35")
+    assert from_dict(to_dict(opportunity), Opportunity) == opportunity
+
+
+def test_pending_events_are_recorded_by_a_unit_of_work() -> None:
+    crm = crmkit.open("memory://")
+    seen: list[DomainEvent] = []
+    for kind in (OpportunityCreated, StageChanged, DealLost):
+        crm.subscribe(kind, seen.append)
+    opportunity, created = open_opportunity(
+        B2B,
+        at=T0,
+        name="200 licences",
+        customer_id=new_id(),
+        owner_id="li",
+        amount=Money("90000", "CNY"),
+        expected_close=dt.date(2026, 6, 30),
+    )
+    moved = move(opportunity, B2B, "needs_analysis", at=at(1))
+    lost = lose(opportunity, B2B, at=at(2), reason="price")
+    with crm.unit_of_work(actor="li") as uow:
+        for pending in (created, moved, lost):
+            uow.record(pending.kind, **pending.fields)
+    assert [type(e) for e in seen] == [OpportunityCreated, StageChanged, DealLost]
+    assert {_stream(e) for e in seen} == {str(opportunity.id)}

@@ -29,7 +29,9 @@ from crmkit._validation import (
     text,
 )
 from crmkit.customers import BuyingRole
-from crmkit.customers._model import version_check
+
+# The checks customers use: the same dates, instants and ids every store keeps.
+from crmkit.customers._model import _date, _instant, _uuid, version_check
 from crmkit.errors import Issue, ValidationError
 from crmkit.events import DomainEvent
 from crmkit.pipeline._events import (
@@ -65,22 +67,6 @@ _key = key_text(max_length=64)
 _name = text(max_length=200)
 _reason = text(max_length=500)
 _note = text(max_length=4000, multiline=True)
-
-
-def _uuid(value: object) -> str | None:
-    return None if isinstance(value, UUID) else f"must be a UUID, not {type(value).__name__}"
-
-
-def _date(value: object) -> str | None:
-    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        return f"must be a date, not {type(value).__name__}"
-    return None
-
-
-def _instant(value: object) -> str | None:
-    if not isinstance(value, pendulum.DateTime) or value.utcoffset() != dt.timedelta(0):
-        return "must be a UTC pendulum DateTime (use crmkit.to_utc)"
-    return None
 
 
 def _roles(value: object) -> str | None:
