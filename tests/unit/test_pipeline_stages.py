@@ -286,7 +286,7 @@ def test_the_dry_run_refuses_what_is_no_move() -> None:
 def test_a_blocked_move_lists_every_requirement_and_changes_nothing() -> None:
     opportunity = deal()
     move(opportunity, B2B, "needs_analysis", at=at(1))
-    before = attrs.evolve(opportunity, history=list(opportunity.history))
+    before = attrs.evolve(opportunity)
     with pytest.raises(StageGateError) as e:
         move(opportunity, B2B, "proposal", at=at(2))
     assert str(e.value) == (
@@ -511,6 +511,25 @@ def test_the_aggregate_checks_its_own_rules() -> None:
     assert messages(e.value) == ["history: must hold at least the entry into the first stage"]
 
 
+def test_only_the_operations_change_the_stage_history_and_outcome() -> None:
+    opportunity = deal()
+    for name, value in [
+        ("stage", "signed"),
+        ("history", ()),
+        ("lost_reason", "price"),
+        ("winning_competitor", "globex"),
+    ]:
+        with pytest.raises(ValidationError) as e:
+            setattr(opportunity, name, value)
+        assert messages(e.value) == [
+            f"{name}: changes only through move, win, lose and reopen, which check the gates"
+        ]
+    assert opportunity == attrs.evolve(opportunity, stage="first_contact")
+    with pytest.raises(ValidationError) as e:
+        opportunity.quote = " Q-1"  # the facts gates read are set directly, and checked
+    assert messages(e.value) == ["quote: must not start or end with whitespace"]
+
+
 def test_a_host_gate_reads_a_fact_it_marks() -> None:
     legal = Gate.fact("legal_review", "legal review done")
     pipeline = attrs.evolve(
@@ -593,7 +612,7 @@ class DealMachine(RuleBasedStateMachine):
 
     # operations
     def attempt(self, operation: str, call: object, *, target: str | None = None) -> None:
-        before = attrs.evolve(self.opportunity, history=list(self.opportunity.history))
+        before = attrs.evolve(self.opportunity)
         closed = self.pipeline.stage(before.stage).terminal
         refusal: ValidationError | None = None
         try:

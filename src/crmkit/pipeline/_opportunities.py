@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 import attrs
@@ -19,7 +19,6 @@ from crmkit._validation import (
     ON_SETATTR,
     Validated,
     as_frozenset,
-    as_list,
     as_tuple,
     check,
     each,
@@ -105,13 +104,21 @@ class StageEntry(Validated):
     reason: str | None = attrs.field(default=None, metadata=check(optional(_reason)))
 
 
+def _by_operations(instance: object, attribute: attrs.Attribute[Any], value: object) -> NoReturn:  # noqa: ARG001
+    """Refuse assigning a field that only `move`, `win`, `lose` and `reopen` change."""
+    raise ValidationError.of(
+        attribute.name, "changes only through move, win, lose and reopen, which check the gates"
+    )
+
+
 @attrs.define(kw_only=True, on_setattr=ON_SETATTR)
 class Opportunity(Validated):
     """A deal being pursued with a customer: the opportunity aggregate.
 
-    Its stage changes only through `move`, `win`, `lose` and `reopen`, which check the
-    pipeline's rules and gates; the facts gates read (`needs_analysis`, `contacts`, `quote`,
-    `facts`) are set directly.
+    Its stage, history, lost reason and winning competitor change only through `move`, `win`,
+    `lose` and `reopen`, which check the pipeline's rules and gates (assigning them raises
+    `ValidationError`); the facts gates read (`needs_analysis`, `contacts`, `quote`, `facts`)
+    and the rest are set directly.
 
     Attributes:
         name: what the deal is, e.g. ``"200 licences for Acme"``.
@@ -141,9 +148,11 @@ class Opportunity(Validated):
     pipeline: str = attrs.field(metadata=check(_key))
     amount: Money = attrs.field(metadata=check(instance_of(Money)))
     expected_close: dt.date = attrs.field(metadata=check(_date))
-    stage: str = attrs.field(metadata=check(_key))
-    history: list[StageEntry] = attrs.field(
-        converter=as_list, metadata=check(each(instance_of(StageEntry)))
+    stage: str = attrs.field(metadata=check(_key), on_setattr=_by_operations)
+    history: tuple[StageEntry, ...] = attrs.field(
+        converter=as_tuple,
+        metadata=check(each(instance_of(StageEntry))),
+        on_setattr=_by_operations,
     )
     id: UUID = attrs.field(factory=new_id, metadata=check(_uuid))
     contacts: tuple[DealContact, ...] = attrs.field(
@@ -160,8 +169,12 @@ class Opportunity(Validated):
     facts: frozenset[str] = attrs.field(
         factory=frozenset, converter=as_frozenset, metadata=check(each(_key))
     )
-    lost_reason: str | None = attrs.field(default=None, metadata=check(optional(_reason)))
-    winning_competitor: str | None = attrs.field(default=None, metadata=check(optional(_key)))
+    lost_reason: str | None = attrs.field(
+        default=None, metadata=check(optional(_reason)), on_setattr=_by_operations
+    )
+    winning_competitor: str | None = attrs.field(
+        default=None, metadata=check(optional(_key)), on_setattr=_by_operations
+    )
     version: int = attrs.field(default=0, metadata=check(version_check))
 
     def _invariants(self) -> list[Issue]:
@@ -406,9 +419,9 @@ def lose(
     _check_requirements(opportunity, pipeline, target)
     if competitor is not None:
         opportunity.competitors = opportunity.competitors | {competitor}
-    opportunity.lost_reason = reason
-    opportunity.winning_competitor = competitor
-    previous = _enter(opportunity, target, when, reason)
+    previous = _enter(
+        opportunity, target, when, reason, lost_reason=reason, winning_competitor=competitor
+    )
     return _event(
         DealLost,
         opportunity_id=opportunity.id,
@@ -446,7 +459,8 @@ def reopen(
         raise ValidationError.of("reason", problem)
     if stage is None:
         open_keys = {s.key for s in pipeline.path if not s.terminal}
-        stage = next(e.stage for e in reversed(opportunity.history) if e.stage in open_keys)
+        last_open = (e.stage for e in reversed(opportunity.history) if e.stage in open_keys)
+        stage = next(last_open, pipeline.first_stage.key)
     target = pipeline.stage(stage)
     if target.terminal:
         raise ValidationError.of("stage", f"{stage!r} is not an open stage")
@@ -454,9 +468,7 @@ def reopen(
     unmet = _gates(opportunity, target)
     if unmet:
         raise StageGateError(target.key, unmet)
-    opportunity.lost_reason = None
-    opportunity.winning_competitor = None
-    previous = _enter(opportunity, target, when, reason)
+    previous = _enter(opportunity, target, when, reason, lost_reason=None, winning_competitor=None)
     return _event(
         DealReopened,
         opportunity_id=opportunity.id,
@@ -520,10 +532,23 @@ def _when(opportunity: Opportunity, at: object) -> pendulum.DateTime:
 
 
 def _enter(
-    opportunity: Opportunity, stage: Stage, at: pendulum.DateTime, reason: str | None = None
+    opportunity: Opportunity,
+    stage: Stage,
+    at: pendulum.DateTime,
+    reason: str | None = None,
+    **outcome: str | None,
 ) -> str:
-    """Put `opportunity` in `stage` from `at`; return the key of the stage it left."""
+    """Put `opportunity` in `stage` from `at`; return the key of the stage it left.
+
+    `outcome` sets the lost reason and winning competitor: like the stage and its history,
+    fields that only the operations change (their assignment is refused to callers).
+    """
     previous = opportunity.stage
-    opportunity.history.append(StageEntry(stage=stage.key, entered_at=at, reason=reason))
-    opportunity.stage = stage.key
+    entry = StageEntry(stage=stage.key, entered_at=at, reason=reason)
+    for name, value in {
+        "history": (*opportunity.history, entry),
+        "stage": stage.key,
+        **outcome,
+    }.items():
+        object.__setattr__(opportunity, name, value)
     return previous
