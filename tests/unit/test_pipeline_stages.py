@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
@@ -232,6 +233,35 @@ def test_a_new_deal_starts_in_the_first_stage_and_says_so() -> None:
         "amount": Money("90000", "CNY"),
     }
     assert probability(opportunity, B2B) == Decimal("0.1")
+
+
+def test_a_new_deal_takes_only_details_of_its_own() -> None:
+    with pytest.raises(ValidationError) as e:
+        deal(stage="signed", colour="red")
+    taken = "competitors, contacts, facts, id, needs_analysis, probability_override, quote"
+    assert messages(e.value) == [
+        f"colour: is not a detail a new deal takes ({taken})",
+        f"stage: is not a detail a new deal takes ({taken})",
+    ]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda o: move(o, B2B, None, at=T0),  # type: ignore[arg-type]
+        lambda o: move(o, B2B, "needs_analysis", at=None),  # type: ignore[arg-type]
+        lambda o: move(None, B2B, "needs_analysis", at=T0),  # type: ignore[arg-type]
+        lambda o: missing(o, None, "proposal"),  # type: ignore[arg-type]
+        lambda o: win(o, 5, at=T0),  # type: ignore[arg-type]
+        lambda o: lose(o, B2B, at=T0, reason=5, competitor=["x"]),  # type: ignore[arg-type]
+        lambda o: lose(o, B2B, at=T0, reason="r", stage=b"lost"),  # type: ignore[arg-type]
+        lambda o: reopen(o, B2B, at="yesterday", reason="r"),  # type: ignore[arg-type]
+        lambda o: probability(o, QUICK),
+    ],
+)
+def test_junk_arguments_raise_crmkit_errors(call: Callable[[Opportunity], object]) -> None:
+    with pytest.raises(ValidationError):
+        call(deal())
 
 
 def test_a_new_deal_meets_its_first_stage_gates() -> None:

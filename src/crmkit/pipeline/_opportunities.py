@@ -220,6 +220,12 @@ def _event(kind: type[DomainEvent], **fields: Any) -> PendingEvent:  # noqa: ANN
     return PendingEvent(kind, MappingProxyType(fields))
 
 
+# What `open_opportunity` takes besides its named arguments; the rest is the operations' own.
+_DETAILS = frozenset(
+    {"id", "contacts", "competitors", "probability_override", "needs_analysis", "quote", "facts"}
+)
+
+
 def open_opportunity(
     pipeline: Pipeline,
     *,
@@ -249,6 +255,12 @@ def open_opportunity(
         StageGateError: the first stage's gates are not met by what `details` give.
     """
     _check_pipeline(pipeline)
+    unknown = sorted(set(details) - _DETAILS)
+    if unknown:
+        taken = ", ".join(sorted(_DETAILS))
+        raise ValidationError(
+            Issue(n, f"is not a detail a new deal takes ({taken})") for n in unknown
+        )
     first = pipeline.first_stage
     opportunity = Opportunity(
         name=name,
@@ -377,6 +389,7 @@ def move(
 
 def win(opportunity: Opportunity, pipeline: Pipeline, *, at: dt.datetime) -> PendingEvent:
     """Move `opportunity` to the pipeline's won stage (see `move`), recording `DealWon`."""
+    _current(opportunity, pipeline)
     return move(opportunity, pipeline, pipeline.won_stage.key, at=at)
 
 
