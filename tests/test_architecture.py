@@ -21,7 +21,10 @@ CAPABILITIES = {
         "crmkit.customers",
         ("crmkit.storage._customer", "crmkit.storage.sql._customer"),
     ),
-    "pipeline": ("crmkit.pipeline", ("crmkit.storage._pipeline", "crmkit.storage.sql._pipeline")),
+    "pipeline": (
+        "crmkit.pipeline",
+        ("crmkit.storage._pipeline", "crmkit.storage.sql._pipeline"),
+    ),
 }
 # Not the core: the composition root, and the apps and helpers built on the capabilities.
 WIRING_AND_APPS = {"crmkit._composition", "crmkit.demo", "crmkit.__main__", "crmkit.testing"}

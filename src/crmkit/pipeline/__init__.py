@@ -1,8 +1,13 @@
-"""The sales pipeline: leads, their assignment and reclaim, opportunities and stages.
+"""The sales pipeline: leads, their assignment and reclaim, opportunities moving through stages.
 
 A lead comes from a source channel, waits in the shared pool or is worked by its owner, is
 followed up, and is either converted into a customer or disqualified. Assignment policies decide
 who gets a lead and say why; the reclaim rule returns leads nobody followed up to the pool.
+
+A `Pipeline` is configuration: ordered stages with win probabilities, forecast categories and
+entry gates. An `Opportunity` moves through it with `move`, `win`, `lose` and `reopen`, which
+refuse, listing every unmet requirement, what the pipeline does not allow; `missing` says so
+beforehand. Each operation returns the event to record (a `PendingEvent`).
 
 Examples:
     >>> from crmkit.pipeline import ByWorkload, Chain, Lead, RoundRobin, Snapshot
@@ -10,9 +15,19 @@ Examples:
     >>> policy = Chain(ByWorkload(cap=5), RoundRobin())
     >>> policy.decide(Lead(name="Zhao Lei", source="short_video"), team).salesperson_id
     'wang.fang'
+
+    >>> import datetime as dt, pendulum
+    >>> from crmkit import Money, new_id
+    >>> from crmkit.pipeline import b2b_pipeline, missing, move, open_opportunity
+    >>> p = b2b_pipeline()
+    >>> deal, _ = open_opportunity(
+    ...     p, at=pendulum.datetime(2026, 3, 2), name="200 licences", customer_id=new_id(),
+    ...     owner_id="li", amount=Money("90000", "CNY"), expected_close=dt.date(2026, 6, 30))
+    >>> _ = move(deal, p, "needs_analysis", at=pendulum.datetime(2026, 3, 3))
+    >>> [str(r) for r in missing(deal, p, "proposal")]
+    ['proposal: needs analysis recorded', 'proposal: decision maker identified']
 """
 
-# --- leads, assignment and reclaim (issue 16 items 1-3) ------------------------------------------
 from crmkit.pipeline._assignment import (
     AssignmentPolicy,
     ByIndustry,
@@ -22,6 +37,13 @@ from crmkit.pipeline._assignment import (
     Decision,
     RoundRobin,
     Snapshot,
+)
+from crmkit.pipeline._events import (
+    DealLost,
+    DealReopened,
+    DealWon,
+    OpportunityCreated,
+    StageChanged,
 )
 from crmkit.pipeline._lead_events import (
     LeadAssigned,
@@ -39,24 +61,59 @@ from crmkit.pipeline._leads import (
     Lead,
     LeadStatus,
 )
+from crmkit.pipeline._opportunities import (
+    DealContact,
+    Opportunity,
+    PendingEvent,
+    StageEntry,
+    lose,
+    missing,
+    move,
+    open_opportunity,
+    probability,
+    reopen,
+    win,
+)
 from crmkit.pipeline._reclaim import (
     DEFAULT_RECLAIM_DAYS,
     Reclaim,
     due_for_reclaim,
     reclaim_due_at,
 )
+from crmkit.pipeline._stages import (
+    DECISION_MAKER_IDENTIFIED,
+    NEEDS_ANALYSIS_RECORDED,
+    QUOTE_ATTACHED,
+    ForecastCategory,
+    Gate,
+    Pipeline,
+    Requirement,
+    Stage,
+    StageGateError,
+    b2b_pipeline,
+    transactional_pipeline,
+)
 
 __all__ = [
+    "DECISION_MAKER_IDENTIFIED",
     "DEFAULT_RECLAIM_DAYS",
+    "NEEDS_ANALYSIS_RECORDED",
     "PROBABILITY_PLACES",
+    "QUOTE_ATTACHED",
     "SOURCE_CHANNELS",
     "AssignmentPolicy",
     "ByIndustry",
     "ByTerritory",
     "ByWorkload",
     "Chain",
+    "DealContact",
+    "DealLost",
+    "DealReopened",
+    "DealWon",
     "Decision",
     "FollowUp",
+    "ForecastCategory",
+    "Gate",
     "IntentGrade",
     "Lead",
     "LeadAssigned",
@@ -66,10 +123,27 @@ __all__ = [
     "LeadFollowedUp",
     "LeadReclaimed",
     "LeadStatus",
+    "Opportunity",
+    "OpportunityCreated",
+    "PendingEvent",
+    "Pipeline",
     "Reclaim",
+    "Requirement",
     "RoundRobin",
     "Snapshot",
+    "Stage",
+    "StageChanged",
+    "StageEntry",
+    "StageGateError",
+    "b2b_pipeline",
     "due_for_reclaim",
+    "lose",
+    "missing",
+    "move",
+    "open_opportunity",
+    "probability",
     "reclaim_due_at",
+    "reopen",
+    "transactional_pipeline",
+    "win",
 ]
-# --- end of leads, assignment and reclaim --------------------------------------------------------
