@@ -45,6 +45,7 @@ from crmkit.pipeline._events import (
     OpportunityCreated,
     StageChanged,
 )
+from crmkit.pipeline._funnel import Funnel, FunnelStage, FunnelWarning, funnel
 from crmkit.pipeline._lead_events import (
     LeadAssigned,
     LeadConverted,
@@ -113,6 +114,9 @@ __all__ = [
     "Decision",
     "FollowUp",
     "ForecastCategory",
+    "Funnel",
+    "FunnelStage",
+    "FunnelWarning",
     "Gate",
     "IntentGrade",
     "Lead",
@@ -137,6 +141,7 @@ __all__ = [
     "StageGateError",
     "b2b_pipeline",
     "due_for_reclaim",
+    "funnel",
     "lose",
     "missing",
     "move",
