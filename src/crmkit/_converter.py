@@ -209,9 +209,24 @@ def _sequence_of(
 # --- attrs classes: every field structured and checked, every problem reported -------------------
 
 
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of `cls`.
+
+    Raises:
+        ValidationError: (on ``cls``) a type names something only a type checker imports, so
+            crmkit cannot tell how to read or write the field (a callable's argument types).
+    """
+    try:
+        return typing.get_type_hints(cls)
+    except NameError as e:
+        raise ValidationError.of(
+            "cls", f"crmkit cannot convert a {cls.__name__}: its field types cannot be resolved"
+        ) from e
+
+
 def _attrs_in(cls: type, conv: cattrs.Converter) -> Callable[[object, object], Any]:
     fields = attrs.fields(cls)
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     names = {a.alias for a in fields}
 
     def structure(value: object, _: object) -> Any:  # noqa: ANN401
@@ -249,7 +264,7 @@ def _attrs_in(cls: type, conv: cattrs.Converter) -> Callable[[object, object], A
 
 def _attrs_out(cls: type, conv: cattrs.Converter) -> Callable[[Any], dict[str, Any]]:
     fields = attrs.fields(cls)
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     plan = [(a.name, a.alias, hints[a.name]) for a in fields]
     made: list[Callable[[Any], dict[str, Any]]] = []
 
@@ -437,7 +452,7 @@ def _failing_field(conv: cattrs.Converter, obj: object) -> str:
     cls = type(obj)
     if not attrs.has(cls):
         return ""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     for a in attrs.fields(cls):
         value = getattr(obj, a.name)
         try:

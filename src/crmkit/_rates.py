@@ -130,8 +130,9 @@ class ExchangeRates:
 
         Raises:
             MissingRate: no rate of the pair (nor of the opposite pair) is in force on `on`.
+            ValidationError: a currency is not an ISO 4217 code, or `on` is not a date.
         """
-        return self._find(base, quote, on)[0]
+        return self._find(_code(base, "base"), _code(quote, "quote"), on)[0]
 
     def convert(self, money: Money, to: str, *, on: dt.date) -> Money:
         """`money` in the currency `to`, at the rate in force on `on`, rounded half up.

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import crmkit
 import crmkit.customers
+import crmkit.pipeline
 from crmkit import (
     EmailAddress,
     FixedClock,
@@ -322,7 +323,7 @@ def test_custom_field_checks(
 
 def _public_attrs_classes() -> list[type]:
     found = set()
-    for module in (crmkit, crmkit.customers, crmkit.events):
+    for module in (crmkit, crmkit.customers, crmkit.events, crmkit.pipeline):
         for name in module.__all__:
             obj = getattr(module, name)
             if isinstance(obj, type) and attrs.has(obj):
@@ -401,3 +402,21 @@ def test_open_and_the_crm(
     survives(crm.subscribe, other, print)
     survives(crm.subscribe, CustomerRegistered, other)
     survives(crm.unsubscribe, other, other)
+
+
+RATES = crmkit.ExchangeRates([crmkit.ExchangeRate("USD", "CNY", dt.date(2026, 1, 1), "7.2")])
+
+
+@fuzz
+@given(hostile, hostile, hostile, hostile)
+def test_exchange_rates(base: Any, quote: Any, on: Any, rate: Any) -> None:
+    survives(crmkit.ExchangeRate, base, quote, on, rate)
+    survives(crmkit.ExchangeRates, base)
+    survives(RATES.add, base)
+    survives(RATES.rate, base, quote, on)
+    survives(RATES.rate, "USD", "CNY", on)
+    survives(RATES.convert, base, quote, on=on)
+    survives(RATES.convert, Money(1, "USD"), quote, on=on)
+    survives(RATES.total, base, quote)
+    survives(RATES.total, [(Money(1, "USD"), on)], quote)
+    survives(RATES.total, [base], "CNY")

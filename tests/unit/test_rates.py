@@ -80,6 +80,9 @@ def test_a_later_rate_of_the_same_pair_and_date_replaces_the_earlier() -> None:
         (lambda: ExchangeRate("USD", "CNY", dt.datetime(2026, 1, 1), "7"), "effective"),
         (lambda: ExchangeRates("USD"), "rates"),  # type: ignore[arg-type]
         (lambda: ExchangeRates([("USD", "CNY")]), "rates[0]"),  # type: ignore[list-item]
+        (lambda: RATES.rate(["USD"], "CNY", JAN), "base"),  # type: ignore[arg-type]
+        (lambda: RATES.rate("USD", {}, JAN), "quote"),  # type: ignore[arg-type]
+        (lambda: RATES.rate("USD", "CNY", "2026-01-01"), "on"),  # type: ignore[arg-type]
         (lambda: RATES.convert(Money(1, "USD"), "yuan", on=JAN), "to"),
         (lambda: RATES.convert(1, "CNY", on=JAN), "money"),  # type: ignore[arg-type]
         (lambda: RATES.total([(Money(1, "USD"), "2026-01-01")], "CNY"), "amounts[0]"),  # type: ignore[list-item]
