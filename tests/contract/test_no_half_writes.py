@@ -83,12 +83,12 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
 
     bulk_insert = BulkInsert.__call__
 
-    def sql_bulk_insert(self: BulkInsert, connection: Connection, rows: Any) -> None:
+    def sql_bulk_insert(self: BulkInsert, connection: Connection, rows: Any) -> int:
         # Bulk inserts stream their rows to the driver's own cursor (no Connection call).
         found.write()
         # Listened to, the insert would go through exec_driver_sql and count twice.
         assert not connection.dispatch.before_cursor_execute
-        bulk_insert(self, connection, rows)
+        return bulk_insert(self, connection, rows)
 
     monkeypatch.setattr(MemoryUnitOfWork, "_write", memory_write)
     monkeypatch.setattr(Connection, "execute", sql_execute)

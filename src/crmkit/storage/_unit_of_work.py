@@ -159,14 +159,7 @@ class UnitOfWork(Repositories, abc.ABC):
             ReadOnlyError: the unit of work is read-only (an event is written like a change).
         """
         self._check_writable()
-        _check_record(kind, fields)
-        event = kind(
-            tenant_id=self.tenant_id,
-            actor_id=self.actor_id,
-            occurred_at=self._clock.now(),
-            id=new_id(),
-            **fields,
-        )
+        event = self._event(kind, fields, self._clock.now())
         self._events.append(event)
         return event
 
@@ -194,20 +187,24 @@ class UnitOfWork(Repositories, abc.ABC):
         self._check_writable()
         if isinstance(items, Mapping) or not isinstance(items, Iterable):
             raise ValidationError.of("items", "must be an iterable of mappings of fields")
-        tenant, actor, at = self.tenant_id, self.actor_id, self._clock.now()
+        at = self._clock.now()
         made: list[E] = []
         for i, fields in enumerate(items):
             try:
                 if not isinstance(fields, Mapping):
                     raise ValidationError.of("", f"must be a mapping, not {type(fields).__name__}")
-                _check_record(kind, fields)
-                made.append(
-                    kind(tenant_id=tenant, actor_id=actor, occurred_at=at, id=new_id(), **fields)
-                )
+                made.append(self._event(kind, fields, at))
             except ValidationError as e:
                 raise e.under(f"[{i}]") from None
         self._events.extend(made)
         return made
+
+    def _event(self, kind: type[E], fields: Mapping[str, Any], at: pendulum.DateTime) -> E:
+        """An event of `kind` with `fields`, and the tenant, actor, time `at` and a new id."""
+        _check_record(kind, fields)
+        return kind(
+            tenant_id=self.tenant_id, actor_id=self.actor_id, occurred_at=at, id=new_id(), **fields
+        )
 
     @property
     def events(self) -> tuple[DomainEvent, ...]:

@@ -9,9 +9,8 @@ table refreshes its planner statistics (`PlannerStatistics`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from itertools import groupby
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import pendulum
@@ -37,15 +36,6 @@ from crmkit.storage.sql._customer_rows import (
 from crmkit.storage.sql._records import SqlRecords, chunks
 
 __all__ = ["SqlCustomers", "SqlInteractions"]
-
-T = TypeVar("T")
-
-
-def _counted(rows: Iterable[T], tally: list[int]) -> Iterator[T]:
-    """`rows`, counting them into ``tally[0]`` as they go by."""
-    for row in rows:
-        tally[0] += 1
-        yield row
 
 
 class SqlCustomers(SqlRecords[Customer]):
@@ -111,12 +101,11 @@ class SqlCustomers(SqlRecords[Customer]):
                 (t.contacts, (row for c in chunk for row in contact_values(tenant, c))),
                 (t.contact_keys, (row for c in chunk for row in contact_key_values(tenant, c))),
             ):
-                written = [0]
                 try:
-                    store.bulk_insert(table)(connection, _counted(rows, written))
+                    written = store.bulk_insert(table)(connection, rows)
                 except exc.IntegrityError as e:
                     raise self._duplicate(e, batch, table) from e
-                grew(connection, table, written[0])
+                grew(connection, table, written)
 
     def _load(self, keys: list[UUID]) -> list[Customer]:
         if len(keys) == 1:

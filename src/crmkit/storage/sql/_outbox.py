@@ -129,7 +129,10 @@ class SqlOutbox:
 
     def __init__(self, engine: Engine, tables: Tables) -> None:
         self._engine = engine
-        self._outbox = outbox_table(tables)
+        self._outbox = o = outbox_table(tables)
+        # The columns of a `Claimed`, in its field order.
+        self._claimed = (o.c.tenant_id, o.c.id, o.c.stream, o.c.seq, o.c.kind, o.c.body,
+                         o.c.attempts, o.c.error)  # fmt: skip
 
     def _run(self, doing: str, work: Any) -> Any:  # noqa: ANN401
         try:
@@ -167,16 +170,7 @@ class SqlOutbox:
             .exists()
         )
         query = (
-            sa.select(
-                o.c.tenant_id,
-                o.c.id,
-                o.c.stream,
-                o.c.seq,
-                o.c.kind,
-                o.c.body,
-                o.c.attempts,
-                o.c.error,
-            )
+            sa.select(*self._claimed)
             .where(o.c.status == "pending", o.c.due_at <= now, ~waiting)
             .order_by(o.c.id)
             .limit(limit)
@@ -265,16 +259,7 @@ class SqlOutbox:
         """See `crmkit.storage._outbox.Outbox.parked`."""
         o = self._outbox
         query = (
-            sa.select(
-                o.c.tenant_id,
-                o.c.id,
-                o.c.stream,
-                o.c.seq,
-                o.c.kind,
-                o.c.body,
-                o.c.attempts,
-                o.c.error,
-            )
+            sa.select(*self._claimed)
             .where(o.c.status == "parked")
             .order_by(o.c.tenant_id, o.c.id)
             .limit(limit)

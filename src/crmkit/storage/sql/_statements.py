@@ -69,39 +69,49 @@ class BulkInsert:
             f"bulk insert {table.name}", f"({', '.join(values)},)", converters
         )
 
-    def __call__(self, connection: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    def __call__(self, connection: Connection, rows: Iterable[Sequence[Any]]) -> int:
         """Insert `rows` (tuples in table column order), converting each on its way in.
 
         On the driver's own path the rows stream: each is converted as the driver asks for
         it, so a bulk write never holds a second list of every row (nor leaves one for the
         garbage collector to walk).
+
+        Returns:
+            how many rows were inserted.
         """
         if not self.positional:
             columns = self.columns
             named = [dict(zip(columns, row, strict=True)) for row in rows]
             if named:  # no rows would be one INSERT of the defaults
                 connection.execute(self.table.insert(), named)
-            return
+            return len(named)
         convert = self.convert
         if _watched(connection):
             converted = [convert(row) for row in rows]
             if converted:
                 connection.exec_driver_sql(self.sql, converted)
-            return
+            return len(converted)
         stream = iter(rows)
         first = next(stream, None)
         if first is None:
-            return
+            return 0
+        taken = [0]
+
+        def counted(row: Sequence[Any]) -> tuple[Any, ...]:
+            taken[0] += 1
+            return convert(row)
+
         dialect = connection.dialect
         dbapi = dialect.loaded_dbapi
         try:
             cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.executemany(self.sql, map(convert, itertools.chain((first,), stream)))
+                cursor.executemany(self.sql, map(counted, itertools.chain((first,), stream)))
             finally:
                 cursor.close()
         except dbapi.Error as e:
             raise exc.DBAPIError.instance(self.sql, None, e, dbapi.Error, dialect=dialect) from e
+        return taken[0]
 
 
 def _watched(connection: Connection) -> bool:
