@@ -206,6 +206,32 @@ def _sequence_of(
     return factory
 
 
+def _is_mapping(t: object) -> bool:
+    return typing.get_origin(t) in (dict, Mapping)
+
+
+def _mapping_of(t: Any, conv: cattrs.Converter) -> Callable[[object, object], Any]:  # noqa: ANN401
+    """A strict hook for ``dict[K, V]`` and ``Mapping[K, V]``: an object, each entry checked."""
+    args = typing.get_args(t)
+    key_type, value_type = args if len(args) == 2 else (Any, Any)  # noqa: PLR2004 (K and V)
+
+    def structure(value: object, _: object) -> dict[Any, Any]:
+        if not isinstance(value, Mapping):
+            _fail(f"must be an object, not {_kind(value)}")
+        items: dict[Any, Any] = {}
+        found: list[Issue] = []
+        for key, item in value.items():
+            try:
+                items[conv.structure(key, key_type)] = conv.structure(item, value_type)
+            except ValidationError as e:
+                found.extend(e.under(f"[{_key_path(key)}]").issues)
+        if found:
+            raise ValidationError(found)
+        return items
+
+    return structure
+
+
 # --- attrs classes: every field structured and checked, every problem reported -------------------
 
 
@@ -397,6 +423,7 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     conv.register_structure_hook_factory(_is_optional, optional_in)
     for origin in (list, tuple, frozenset):
         conv.register_structure_hook_factory(_origin_is(origin), _sequence_of(origin))
+    conv.register_structure_hook_factory(_is_mapping, _mapping_of)
     conv.register_structure_hook_factory(attrs.has, _attrs_in)
     for configure in _CONFIGURE:
         configure(conv)
