@@ -19,9 +19,24 @@ from crmkit.storage._customers import (
     MemoryCustomers,
     MemoryInteractions,
 )
+from crmkit.storage._pipeline import (
+    LEADS,
+    OPPORTUNITIES,
+    LeadRepository,
+    MemoryLeads,
+    MemoryOpportunities,
+    OpportunityRepository,
+)
 from crmkit.storage._registry import register
 
-__all__ = ["CustomFieldSchema", "CustomerRepository", "InteractionRepository", "Repositories"]
+__all__ = [
+    "CustomFieldSchema",
+    "CustomerRepository",
+    "InteractionRepository",
+    "LeadRepository",
+    "OpportunityRepository",
+    "Repositories",
+]
 
 
 class Repositories:
@@ -33,6 +48,8 @@ class Repositories:
 
     customers: CustomerRepository
     interactions: InteractionRepository
+    leads: LeadRepository
+    opportunities: OpportunityRepository
 
 
 register_hooks(configure_converter)
@@ -48,4 +65,16 @@ register(
     attribute="interactions",
     memory=MemoryInteractions,
     sql="crmkit.storage.sql._customers:SqlInteractions",
+)
+register(
+    LEADS,
+    attribute="leads",
+    memory=MemoryLeads,
+    sql="crmkit.storage.sql._pipeline:SqlLeads",
+)
+register(
+    OPPORTUNITIES,
+    attribute="opportunities",
+    memory=MemoryOpportunities,
+    sql="crmkit.storage.sql._pipeline:SqlOpportunities",
 )

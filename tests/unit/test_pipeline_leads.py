@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import EmailAddress, PhoneNumber
+from crmkit import EmailAddress, PhoneNumber, new_id
 from crmkit.customers import Channel
 from crmkit.errors import ValidationError
 from crmkit.pipeline import (
@@ -167,10 +167,10 @@ def test_a_closed_lead_refuses_every_change_of_state() -> None:
         "no budget this year",
     )
     converted = owned()
-    converted.mark_converted()
+    converted.mark_converted(new_id())
     for closed, status in ((dropped, "disqualified"), (converted, "converted")):
         with pytest.raises(ValidationError, match=f"status: the lead is {status}; cannot convert"):
-            closed.mark_converted()
+            closed.mark_converted(new_id())
         with pytest.raises(ValidationError, match="cannot assign"):
             closed.assign(Decision.manual("wang", "x"), at=MONDAY)
         with pytest.raises(ValidationError, match="cannot follow up"):
@@ -449,7 +449,7 @@ def test_due_for_reclaim_reports_what_to_move_and_why() -> None:
     assert [r.lead_id for r in later] == [ours.id, theirs.id, fresh.id]
     assert "last follow-up" in later[2].reason
     # Owners without a zone use the default; closed leads are never due.
-    theirs.mark_converted()
+    theirs.mark_converted(new_id())
     assert due_for_reclaim([ours], due, {}) == []  # UTC: due eight hours later
     shanghai = due_for_reclaim([theirs, ours], due, {}, default_timezone="Asia/Shanghai")
     assert [r.lead_id for r in shanghai] == [ours.id]

@@ -238,7 +238,10 @@ def test_a_new_deal_starts_in_the_first_stage_and_says_so() -> None:
 def test_a_new_deal_takes_only_details_of_its_own() -> None:
     with pytest.raises(ValidationError) as e:
         deal(stage="signed", colour="red")
-    taken = "competitors, contacts, facts, id, needs_analysis, probability_override, quote"
+    taken = (
+        "competitors, contacts, facts, id, lead_id, needs_analysis, probability_override, "
+        "quote, source"
+    )
     assert messages(e.value) == [
         f"colour: is not a detail a new deal takes ({taken})",
         f"stage: is not a detail a new deal takes ({taken})",

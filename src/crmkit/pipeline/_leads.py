@@ -152,6 +152,14 @@ class Lead(Validated):
         follow_ups: every follow-up, in the order recorded.
         status: open, converted or disqualified.
         disqualified_reason: why it was dropped; set exactly when it is disqualified.
+        created_at: when the lead was first stored (UTC); `crmkit.pipeline.add_lead` sets it
+            from the unit of work's clock when it is ``None``.
+        reclaim_at: when the lead goes back to the pool unless followed up before (UTC); the
+            services set it from the owner's time zone, and stores find due leads by it.
+            ``None`` while the lead has no owner or is closed.
+        customer_id: the customer it was converted into; set exactly when converted.
+        contact_id: the contact it became, if the conversion made or chose one.
+        opportunity_id: the opportunity the conversion opened, if any.
         version: how many times the lead was stored; 0 until it is first added.
     """
 
@@ -188,6 +196,15 @@ class Lead(Validated):
     disqualified_reason: str | None = attrs.field(
         default=None, metadata=check(optional(text(max_length=500)))
     )
+    created_at: pendulum.DateTime | None = attrs.field(
+        default=None, metadata=check(optional(_instant))
+    )
+    reclaim_at: pendulum.DateTime | None = attrs.field(
+        default=None, metadata=check(optional(_instant))
+    )
+    customer_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
+    contact_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
+    opportunity_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
     version: int = attrs.field(default=0, metadata=check(version_check))
 
     def _invariants(self) -> list[Issue]:
@@ -204,6 +221,16 @@ class Lead(Validated):
                     f"{self.decision.salesperson_id!r} is not the owner {self.owner_id!r}",
                 )
             )
+        if self.reclaim_at is not None and not (owned and self.status is LeadStatus.OPEN):
+            found.append(Issue("reclaim_at", "is only set on an open lead with an owner"))
+        converted = self.status is LeadStatus.CONVERTED
+        if (self.customer_id is not None) != converted:
+            found.append(Issue("customer_id", "must be set exactly when the lead is converted"))
+        found.extend(
+            Issue(name, "is only set on a converted lead")
+            for name in ("contact_id", "opportunity_id")
+            if getattr(self, name) is not None and not converted
+        )
         disqualified = self.status is LeadStatus.DISQUALIFIED
         if (self.disqualified_reason is not None) != disqualified:
             found.append(
@@ -260,6 +287,7 @@ class Lead(Validated):
         object.__setattr__(self, "owner_id", None)
         object.__setattr__(self, "assigned_at", None)
         object.__setattr__(self, "decision", None)
+        object.__setattr__(self, "reclaim_at", None)
 
     def follow_up(self, follow_up: FollowUp) -> None:
         """Record a follow-up.
@@ -286,12 +314,32 @@ class Lead(Validated):
             raise ValidationError.of("reason", problem)
         object.__setattr__(self, "status", LeadStatus.DISQUALIFIED)
         object.__setattr__(self, "disqualified_reason", reason)
+        object.__setattr__(self, "reclaim_at", None)
 
-    def mark_converted(self) -> None:
-        """Close the lead as converted into a customer.
+    def mark_converted(
+        self,
+        customer_id: UUID,
+        *,
+        contact_id: UUID | None = None,
+        opportunity_id: UUID | None = None,
+    ) -> None:
+        """Close the lead as converted into the customer `customer_id`, linking what it became.
 
         Raises:
-            ValidationError: the lead is not open (converting twice is refused).
+            ValidationError: the lead is not open (converting twice is refused), or an id is
+                not a UUID.
         """
         self._require_open("convert")
-        self.status = LeadStatus.CONVERTED
+        links = {
+            "customer_id": customer_id,
+            "contact_id": contact_id,
+            "opportunity_id": opportunity_id,
+        }
+        for name, value in links.items():
+            problem = None if value is None and name != "customer_id" else _uuid(value)
+            if problem is not None:
+                raise ValidationError.of(name, problem)
+        for name, value in links.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "status", LeadStatus.CONVERTED)
+        object.__setattr__(self, "reclaim_at", None)

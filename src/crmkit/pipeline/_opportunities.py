@@ -139,6 +139,9 @@ class Opportunity(Validated):
         facts: further facts the host's gates read (see `Gate.fact`).
         lost_reason: why the deal was lost.
         winning_competitor: who won it instead, if known.
+        source: the channel it came from (the source of the lead it was converted from, say),
+            as a key like a lead's `source`.
+        lead_id: the lead it was converted from, if any.
         version: how many times it was stored; 0 until first added.
     """
 
@@ -175,6 +178,8 @@ class Opportunity(Validated):
     winning_competitor: str | None = attrs.field(
         default=None, metadata=check(optional(_key)), on_setattr=_by_operations
     )
+    source: str | None = attrs.field(default=None, metadata=check(optional(_key)))
+    lead_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
     version: int = attrs.field(default=0, metadata=check(version_check))
 
     def _invariants(self) -> list[Issue]:
@@ -222,7 +227,17 @@ def _event(kind: type[DomainEvent], **fields: Any) -> PendingEvent:  # noqa: ANN
 
 # What `open_opportunity` takes besides its named arguments; the rest is the operations' own.
 _DETAILS = frozenset(
-    {"id", "contacts", "competitors", "probability_override", "needs_analysis", "quote", "facts"}
+    {
+        "id",
+        "contacts",
+        "competitors",
+        "probability_override",
+        "needs_analysis",
+        "quote",
+        "facts",
+        "source",
+        "lead_id",
+    }
 )
 
 

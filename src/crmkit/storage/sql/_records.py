@@ -1,8 +1,9 @@
 """The repository core on SQL tables: a declared aggregate's table, its rows and its hooks.
 
 The table derives from the declaration: ``tenant_id`` first, then one column per field (a UUID,
-an integer, text, an instant, a date, a boolean, an enum's value; anything else as a JSON
-document), the primary key ``(tenant_id, id)``, a unique constraint per unique key, a foreign key
+an integer, text, an instant, a date, a boolean, an enum's value; `Money` as two, the exact
+amount (see `Amount`) and ``<field>_currency``; anything else as a JSON document), the primary
+key ``(tenant_id, id)``, a unique constraint per unique key, a foreign key
 to the parent that cascades, and the declared indexes. Constraints are named by the naming
 convention, and a violation is mapped back to its key by that name.
 """
@@ -25,6 +26,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 from crmkit._converter import make_converter
+from crmkit._money import Money
 from crmkit.errors import (
     ConcurrencyError,
     CorruptRecord,
@@ -36,7 +38,7 @@ from crmkit.errors import (
 from crmkit.storage._aggregates import Aggregate
 from crmkit.storage._repository import STALE, Repository
 from crmkit.storage.sql._errors import violation
-from crmkit.storage.sql._types import Document, Id, Instant
+from crmkit.storage.sql._types import Amount, Document, Id, Instant
 
 if TYPE_CHECKING:
     from crmkit.storage.sql._store import SqlUnitOfWork
@@ -65,6 +67,13 @@ class _Field:
     nullable: bool
     # How the value reaches its column: None (as it is), or a function.
     out: Callable[[Any], Any] | None
+    # Money: the amount in this column, the currency in ``<name>_currency``.
+    money: bool = False
+
+    @property
+    def currency(self) -> str:
+        """The name of a money field's currency column."""
+        return f"{self.name}_currency"
 
 
 def _optional(hint: Any) -> tuple[Any, bool]:  # noqa: ANN401
@@ -101,6 +110,9 @@ def _fields(aggregate: Aggregate[Any]) -> tuple[_Field, ...]:
             column = Instant()
         elif hint is dt.date:
             column = sa.Date()
+        elif hint is Money:
+            found.append(_Field(name, Amount(), nullable, None, money=True))
+            continue
         else:
             column, out = Document(), functools.partial(_unstructure, hint)
         found.append(_Field(name, column, nullable, out))
@@ -121,7 +133,10 @@ def record_table(
     """Define `aggregate`'s table on `metadata` (`parent` is its parent's table, if it has one)."""
     name = f"{prefix}{aggregate.table}"
     parts: list[Any] = [sa.Column("tenant_id", sa.String(64), nullable=False)]
-    parts += [sa.Column(f.name, f.type, nullable=f.nullable) for f in _fields(aggregate)]
+    for f in _fields(aggregate):
+        parts.append(sa.Column(f.name, f.type, nullable=f.nullable))
+        if f.money:
+            parts.append(sa.Column(f.currency, sa.String(3), nullable=f.nullable))
     parts.append(sa.PrimaryKeyConstraint("tenant_id", "id"))
     parts += [
         sa.UniqueConstraint("tenant_id", key.field)
@@ -165,6 +180,7 @@ class SqlRecords(Repository[T]):
         self._t = tables
         self._table = tables.table(aggregate.table)
         self._fields = _fields(aggregate)
+        self._money = tuple(f for f in self._fields if f.money)
 
     @functools.cached_property
     def _keys(self) -> dict[str, tuple[str, str]]:
@@ -225,12 +241,19 @@ class SqlRecords(Repository[T]):
         row: dict[str, Any] = {"tenant_id": self._uow.tenant_id}
         for f in self._fields:
             value = getattr(obj, f.name)
+            if f.money:
+                row[f.name] = None if value is None else value.amount
+                row[f.currency] = None if value is None else value.currency
+                continue
             row[f.name] = value if f.out is None or value is None else f.out(value)
         row["version"] = version
         return row
 
     def _from_row(self, row: Any) -> T:  # noqa: ANN401
         data = {f.name: row[f.name] for f in self._fields}
+        for f in self._money:
+            if data[f.name] is not None:
+                data[f.name] = {"amount": data[f.name], "currency": row[f.currency]}
         try:
             return make_converter(trusted=True).structure(data, self._aggregate.cls)
         except (CrmkitError, ValueError, KeyError, TypeError) as e:

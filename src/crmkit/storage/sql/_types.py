@@ -8,6 +8,9 @@ Each difference between backends is handled here once, so no repository repeats 
   MariaDB/MySQL ``DATETIME(6)`` (microseconds kept) and SQLite text, both in UTC. It reaches
   the driver as a plain ``datetime``: psycopg converts pendulum's through floats, which moves
   instants far from 1970 by a microsecond.
+- `Amount`: an exact amount of money, ``NUMERIC(38, 4)`` on the servers; on SQLite, which has
+  no exact decimal type, an integer count of ten-thousandths (so that ``SUM`` is exact), or
+  the count's digits as bytes when it outgrows 64 bits.
 - `Document`: JSON, ``jsonb`` on PostgreSQL and compact JSON text elsewhere.
 """
 
@@ -16,16 +19,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from decimal import Context, Decimal
 from typing import Any
 from uuid import UUID
 
 import pendulum
-from sqlalchemy import DateTime, Dialect, LargeBinary, Text, types
+from sqlalchemy import BigInteger, DateTime, Dialect, LargeBinary, Numeric, Text, types
 from sqlalchemy.dialects import mysql, postgresql
 
 from crmkit._json import dumps_sorted
 
-__all__ = ["Document", "Encoded", "Id", "Instant"]
+__all__ = ["AMOUNT_SCALE", "Amount", "Document", "Encoded", "Id", "Instant"]
 
 
 class Id(types.TypeDecorator[UUID]):
@@ -56,6 +60,77 @@ class Id(types.TypeDecorator[UUID]):
         if value is None or isinstance(value, UUID):
             return value
         return UUID(bytes=bytes(value))
+
+
+AMOUNT_SCALE = 4
+"""The decimal places an `Amount` column keeps: the most any currency has."""
+
+_INT64 = 2**63
+_WIDE = Context(prec=80)
+
+
+class _Decimal(Numeric[Decimal]):
+    """``NUMERIC`` whose values the drivers (psycopg, PyMySQL) take and return as `Decimal`.
+
+    Used as it is, not adapted to the dialect's own numeric type, whose result processor
+    depends on the column type a cursor reports (which a statement compiled ahead lacks).
+    """
+
+    def adapt(self, cls: Any, **kw: Any) -> Any:  # noqa: ANN401
+        del cls, kw  # never the dialect's own numeric type: a copy of this one
+        return _Decimal(self.precision, self.scale, asdecimal=True)
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        del dialect  # the drivers take a Decimal as it is (never through a float)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        del dialect, coltype
+
+
+class Amount(types.TypeDecorator[Decimal]):
+    """An exact amount of money (up to 34 digits before the point and 4 after).
+
+    ``NUMERIC(38, 4)`` on PostgreSQL and MariaDB/MySQL. SQLite has no exact decimal type: there
+    the column holds the amount in ten-thousandths as an integer, which ``SUM`` adds exactly
+    (raising on overflow rather than rounding), and an amount whose count outgrows 64 bits as
+    the count's digits in bytes, which SQLite stores as they are (a query summing amounts
+    adds only ``typeof(amount) = 'integer'`` values in SQL and the rest exactly in Python).
+    """
+
+    impl = Numeric(38, AMOUNT_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return _Decimal(38, AMOUNT_SCALE, asdecimal=True)
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:  # noqa: ANN401
+        if value is None or dialect.name != "sqlite":
+            return value
+        return to_units(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:  # noqa: ANN401
+        if value is None or dialect.name != "sqlite":
+            found: Decimal | None = value
+            return found
+        return from_units(value)
+
+
+def to_units(amount: Decimal) -> int | bytes:
+    """An amount as SQLite's `Amount` column holds it: ten-thousandths, or their digits."""
+    scaled = amount.scaleb(AMOUNT_SCALE, _WIDE)
+    if scaled != scaled.to_integral_value(context=_WIDE):
+        msg = f"{amount} has more than {AMOUNT_SCALE} decimal places"
+        raise ValueError(msg)
+    units = int(scaled)
+    return units if -_INT64 <= units < _INT64 else str(units).encode()
+
+
+def from_units(value: int | bytes) -> Decimal:
+    """The amount SQLite's `Amount` column holds as `value` (see `to_units`)."""
+    units = int(value) if isinstance(value, int) else int(bytes(value).decode())
+    return Decimal(units).scaleb(-AMOUNT_SCALE, _WIDE)
 
 
 _UTC = pendulum.UTC

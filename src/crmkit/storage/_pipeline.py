@@ -1,0 +1,305 @@
+"""The pipeline capability on the repository core: leads and opportunities, declared once.
+
+The memory store's special queries are here; the SQL store's are in
+`crmkit.storage.sql._pipeline`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+from uuid import UUID
+
+import pendulum
+
+from crmkit.errors import ValidationError
+from crmkit.pipeline import Lead, LeadStatus, Opportunity
+from crmkit.storage._aggregates import Aggregate, Parent
+from crmkit.storage._arguments import a_key, a_limit, a_page, an_id, an_instant
+from crmkit.storage.memory import MemoryRecords
+
+__all__ = [
+    "LEADS",
+    "OPPORTUNITIES",
+    "LeadRepository",
+    "MemoryLeads",
+    "MemoryOpportunities",
+    "OpportunityRepository",
+    "a_moment",
+]
+
+
+class LeadRepository(Protocol):
+    """The leads of one tenant, as one unit of work sees them.
+
+    Besides the core's `add`, `add_many`, `get`, `get_many`, `page`, `count`, `update` and
+    `remove`, it finds leads due for reclaim (through an index on `Lead.reclaim_at`) and counts
+    each salesperson's open leads.
+    """
+
+    def add(self, lead: Lead) -> None:
+        """Store a new lead (version 0).
+
+        Raises:
+            ValidationError: the lead is invalid, or already stored.
+            DuplicateError: its id is taken in this tenant.
+        """
+        ...
+
+    def add_many(self, leads: Iterable[Lead]) -> None:
+        """Store many new leads at once; all or none, like `add` for each."""
+        ...
+
+    def get(self, lead_id: UUID) -> Lead:
+        """The lead with `lead_id`.
+
+        Raises:
+            NotFound: no such lead in this tenant.
+        """
+        ...
+
+    def get_many(self, lead_ids: Iterable[UUID]) -> list[Lead]:
+        """The leads with these ids that exist, in the order the ids were given."""
+        ...
+
+    def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Lead]:
+        """Up to `limit` leads with ids after `after`, in id order (keyset paging)."""
+        ...
+
+    def count(self) -> int:
+        """How many leads the tenant has."""
+        ...
+
+    def update(self, lead: Lead) -> None:
+        """Store the changed lead, if nobody changed it since it was read.
+
+        Raises:
+            ValidationError: the lead is invalid.
+            ConcurrencyError: the stored version is not ``lead.version``, or it was removed.
+        """
+        ...
+
+    def remove(self, lead: Lead) -> None:
+        """Delete the lead, if unchanged since it was read.
+
+        Raises:
+            ConcurrencyError: the stored version is not ``lead.version``, or it is gone.
+        """
+        ...
+
+    def due(self, now: pendulum.DateTime, *, limit: int = 100) -> list[Lead]:
+        """Up to `limit` open leads whose `reclaim_at` is at or before `now`, earliest first.
+
+        Found through the index on ``reclaim_at``: the cost grows with the leads due, not with
+        the leads stored.
+        """
+        ...
+
+    def open_counts(self) -> dict[str, int]:
+        """How many open leads each salesperson owns (those owning none are left out)."""
+        ...
+
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Lead]:
+        """The leads `owner_id` owns, in id order, after `after`, at most `limit`."""
+        ...
+
+
+class OpportunityRepository(Protocol):
+    """The opportunities of one tenant, as one unit of work sees them.
+
+    Each belongs to a customer: adding one for a customer that does not exist raises
+    `NotFound`, and removing the customer removes its opportunities.
+    """
+
+    def add(self, opportunity: Opportunity) -> None:
+        """Store a new opportunity (version 0).
+
+        Raises:
+            ValidationError: it is invalid, or already stored.
+            NotFound: its customer does not exist in this tenant.
+            DuplicateError: its id is taken in this tenant.
+        """
+        ...
+
+    def add_many(self, opportunities: Iterable[Opportunity]) -> None:
+        """Store many new opportunities at once; all or none, like `add` for each."""
+        ...
+
+    def get(self, opportunity_id: UUID) -> Opportunity:
+        """The opportunity with `opportunity_id`.
+
+        Raises:
+            NotFound: no such opportunity in this tenant.
+        """
+        ...
+
+    def get_many(self, opportunity_ids: Iterable[UUID]) -> list[Opportunity]:
+        """The opportunities with these ids that exist, in the order the ids were given."""
+        ...
+
+    def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Opportunity]:
+        """Up to `limit` opportunities with ids after `after`, in id order (keyset paging)."""
+        ...
+
+    def count(self) -> int:
+        """How many opportunities the tenant has."""
+        ...
+
+    def update(self, opportunity: Opportunity) -> None:
+        """Store the changed opportunity, if nobody changed it since it was read.
+
+        Raises:
+            ValidationError: it is invalid.
+            ConcurrencyError: the stored version is not ``opportunity.version``, or it is gone.
+        """
+        ...
+
+    def remove(self, opportunity: Opportunity) -> None:
+        """Delete the opportunity, if unchanged since it was read.
+
+        Raises:
+            ConcurrencyError: the stored version is not ``opportunity.version``, or it is gone.
+        """
+        ...
+
+    def for_customer(self, customer_id: UUID) -> list[Opportunity]:
+        """The customer's opportunities, in id order."""
+        ...
+
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Opportunity]:
+        """The opportunities `owner_id` owns, in id order, after `after`, at most `limit`."""
+        ...
+
+
+LEADS: Aggregate[Lead] = Aggregate(
+    Lead,
+    "lead",
+    "leads",
+    indexes={
+        "reclaim": ("reclaim_at",),
+        "owner": ("owner_id", "status"),
+        "source": ("source", "created_at"),
+    },
+    columns={
+        "name": 200,
+        "source": 64,
+        "company": 200,
+        "intent": 16,
+        "industry": 64,
+        "size": 64,
+        "territory": 64,
+        "owner_id": 64,
+        "status": 16,
+        "disqualified_reason": 500,
+    },
+)
+"""The leads: each a prospect in the pool or with an owner, until converted or dropped."""
+
+OPPORTUNITIES: Aggregate[Opportunity] = Aggregate(
+    Opportunity,
+    "opportunity",
+    "opportunities",
+    parent=Parent("customer", "customers", "customer_id"),
+    indexes={
+        "customer": ("customer_id", "id"),
+        "owner": ("owner_id", "id"),
+        "stage": ("pipeline", "stage"),
+    },
+    columns={
+        "name": 200,
+        "owner_id": 64,
+        "pipeline": 64,
+        "stage": 64,
+        "needs_analysis": None,
+        "quote": 64,
+        "lost_reason": 500,
+        "winning_competitor": 64,
+        "source": 64,
+    },
+    order=("id", "version", "customer_id"),
+)
+"""The opportunities: each a deal with a customer, moving through its pipeline's stages."""
+
+
+def a_moment(now: object) -> pendulum.DateTime:
+    """`now` as a UTC instant: `LeadRepository.due`'s argument, checked the same everywhere."""
+    if now is None:
+        raise ValidationError.of("now", "must be an aware datetime, not None")
+    found = an_instant(now, "now")
+    assert found is not None  # noqa: S101 (None refused above)
+    return found
+
+
+class MemoryLeads(MemoryRecords[Lead]):
+    """`LeadRepository` on the memory store."""
+
+    def due(self, now: pendulum.DateTime, *, limit: int = 100) -> list[Lead]:
+        """See `LeadRepository.due`."""
+        self._uow._check_open()
+        at = a_moment(now)
+        a_limit(limit)
+        found = [
+            lead
+            for lead in self._all()
+            if lead.reclaim_at is not None
+            and lead.status is LeadStatus.OPEN
+            and lead.reclaim_at <= at
+        ]
+        found.sort(key=lambda lead: (lead.reclaim_at, lead.id))
+        return found[:limit]
+
+    def open_counts(self) -> dict[str, int]:
+        """See `LeadRepository.open_counts`."""
+        self._uow._check_open()
+        counts: dict[str, int] = {}
+        for _, record in self._uow._scan(self._name):
+            row = record.row
+            if row["status"] == LeadStatus.OPEN.value and row["owner_id"] is not None:
+                counts[row["owner_id"]] = counts.get(row["owner_id"], 0) + 1
+        return dict(sorted(counts.items()))
+
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Lead]:
+        """See `LeadRepository.by_owner`."""
+        self._uow._check_open()
+        a_key(owner_id, "owner_id")
+        a_page(after, limit)
+        keys = sorted(
+            k
+            for k, r in self._uow._scan(self._name)
+            if r.row["owner_id"] == owner_id and (after is None or k > after)
+        )
+        return self._load(keys[:limit])
+
+    def _all(self) -> list[Lead]:
+        return [self._from(key, record) for key, record in self._uow._scan(self._name)]
+
+
+class MemoryOpportunities(MemoryRecords[Opportunity]):
+    """`OpportunityRepository` on the memory store."""
+
+    def for_customer(self, customer_id: UUID) -> list[Opportunity]:
+        """See `OpportunityRepository.for_customer`."""
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
+        keys = sorted(k for k, r in self._uow._scan(self._name) if r.parent == customer_id)
+        return self._load(keys)
+
+    def by_owner(
+        self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
+    ) -> list[Opportunity]:
+        """See `OpportunityRepository.by_owner`."""
+        self._uow._check_open()
+        a_key(owner_id, "owner_id")
+        a_page(after, limit)
+        keys = sorted(
+            k
+            for k, r in self._uow._scan(self._name)
+            if r.row["owner_id"] == owner_id and (after is None or k > after)
+        )
+        return self._load(keys[:limit])
