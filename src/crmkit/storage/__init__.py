@@ -25,7 +25,12 @@ from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from crmkit._composition import CustomerRepository, InteractionRepository
+    from crmkit._composition import (
+        CustomerRepository,
+        InteractionRepository,
+        LeadRepository,
+        OpportunityRepository,
+    )
     from crmkit.storage.sql import SqlStore
 
 __all__ = [
@@ -37,7 +42,9 @@ __all__ = [
     "CustomerRepository",
     "EventSink",
     "InteractionRepository",
+    "LeadRepository",
     "MemoryStore",
+    "OpportunityRepository",
     "Parent",
     "SqlStore",
     "Store",
@@ -70,7 +77,12 @@ def open_store(url: Any, *, lock_timeout: float | None = None) -> Store:  # noqa
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401
-    if name in ("CustomerRepository", "InteractionRepository"):
+    if name in (
+        "CustomerRepository",
+        "InteractionRepository",
+        "LeadRepository",
+        "OpportunityRepository",
+    ):
         # A capability's protocols, which the composition root wires in.
         from crmkit import _composition
 
