@@ -54,6 +54,22 @@ from crmkit.customers import (
     Tier,
 )
 from crmkit.events import DomainEvent
+from crmkit.pipeline import (
+    DealContact,
+    Decision,
+    FollowUp,
+    IntentGrade,
+    Lead,
+    Opportunity,
+    Pipeline,
+    b2b_pipeline,
+    lose,
+    move,
+    open_opportunity,
+    reopen,
+    transactional_pipeline,
+    win,
+)
 
 __all__ = [
     "anniversaries",
@@ -71,7 +87,9 @@ __all__ = [
     "instants",
     "interactions",
     "keys",
+    "leads",
     "money",
+    "opportunities",
     "phone_numbers",
     "texts",
     "tiers",
@@ -391,3 +409,114 @@ def interactions(customer_id: UUID | None = None) -> st.SearchStrategy[Interacti
         contact_id=st.none() | ids(),
         id=ids(),
     )
+
+
+_SOURCES = st.sampled_from(["trade_show", "website", "short_video", "referral", "wechat_group"])
+_SALESPEOPLE = st.sampled_from(["li.na", "wang.fang", "zhou.min", "chen.jie"])
+# Deals live in decades a walk of many steps cannot carry past what every store holds.
+_WALK_STARTS = st.integers(
+    to_utc("2000-01-01T00:00:00Z").int_timestamp, to_utc("2090-01-01T00:00:00Z").int_timestamp
+).map(lambda seconds: pendulum.from_timestamp(seconds, tz="UTC"))
+_STEPS = st.integers(0, 30 * 86_400 * 1_000_000).map(lambda us: dt.timedelta(microseconds=us))
+
+
+@st.composite
+def leads(draw: st.DrawFn, *, owners: st.SearchStrategy[str] | None = None) -> Lead:
+    """Leads in the pool, owned, disqualified or converted, with follow-ups.
+
+    An owned lead has a decision and a reclaim time; `owners` draws the salespeople (a few
+    fixed ids by default).
+    """
+    people = owners if owners is not None else _SALESPEOPLE
+    start = draw(_WALK_STARTS)
+    lead = Lead(
+        name=draw(texts(max_size=60)),
+        source=draw(_SOURCES),
+        company=draw(st.none() | texts(max_size=60)),
+        intent=draw(st.sampled_from(IntentGrade)),
+        probability=draw(st.none() | st.decimals(0, 1, places=2)),
+        industry=draw(st.none() | st.sampled_from(["retail", "energy", "software"])),
+        territory=draw(st.none() | st.sampled_from(["east", "west", "north"])),
+        phones=draw(st.lists(phone_numbers(), max_size=2, unique=True)),
+        emails=draw(st.lists(email_addresses(), max_size=2, unique=True)),
+        created_at=start,
+    )
+    at = start
+    if draw(st.booleans()):
+        who = draw(people)
+        at += draw(_STEPS)
+        lead.assign(Decision.manual(who, draw(texts(max_size=40))), at=at)
+        for _ in range(draw(st.integers(0, 3))):
+            at += draw(_STEPS)
+            lead.follow_up(FollowUp(at=at, by=who, channel=draw(st.sampled_from(Channel)), note=""))
+        lead.reclaim_at = at + dt.timedelta(days=3)
+    outcome = draw(st.sampled_from(["open", "open", "disqualified", "converted"]))
+    if outcome == "disqualified":
+        lead.disqualify(draw(texts(max_size=60)))
+    elif outcome == "converted":
+        lead.mark_converted(draw(ids()), opportunity_id=draw(st.none() | ids()))
+    return lead
+
+
+_PIPELINES = (b2b_pipeline(), transactional_pipeline())
+
+
+@st.composite
+def opportunities(
+    draw: st.DrawFn,
+    *,
+    customer_id: UUID | None = None,
+    pipelines: tuple[Pipeline, ...] = _PIPELINES,
+    owners: st.SearchStrategy[str] | None = None,
+    amounts: st.SearchStrategy[Money] | None = None,
+) -> Opportunity:
+    """Opportunities after a random walk through one of `pipelines`.
+
+    The walk moves (the built-in gates are met), wins, loses (with a reason and often the
+    competitor that won) and reopens; the steps are up to 30 days apart, to the microsecond.
+    """
+    pipeline = draw(st.sampled_from(pipelines))
+    at = draw(_WALK_STARTS)
+    competitors = draw(st.frozensets(st.sampled_from(["globex", "initech", "umbrella"])))
+    deal, _ = open_opportunity(
+        pipeline,
+        at=at,
+        name=draw(texts(max_size=60)),
+        customer_id=customer_id if customer_id is not None else draw(ids()),
+        owner_id=draw(owners if owners is not None else _SALESPEOPLE),
+        amount=draw(amounts if amounts is not None else money(max_integer_digits=12)),
+        expected_close=draw(st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31))),
+        competitors=competitors,
+        source=draw(st.none() | _SOURCES),
+    )
+    # Meet every built-in gate, so that the walk goes where it draws.
+    deal.needs_analysis = "needs recorded"
+    deal.contacts = (DealContact(contact_id=draw(ids()), roles={BuyingRole.DECISION_MAKER}),)
+    deal.quote = "Q-1"
+    path = [s.key for s in pipeline.path[:-1]]
+    for _ in range(draw(st.integers(0, 8))):
+        at += draw(_STEPS)
+        closed = pipeline.stage(deal.stage).terminal
+        choice = draw(
+            st.sampled_from(["move", "move", "win", "lose"] if not closed else ["reopen"])
+        )
+        if choice == "move":
+            here = path.index(deal.stage) if deal.stage in path else 0
+            ahead = path[here + 1 :] if pipeline.skipping else path[here + 1 : here + 2]
+            if ahead:
+                move(deal, pipeline, draw(st.sampled_from(ahead)), at=at)
+        elif choice == "win":
+            if pipeline.skipping or deal.stage == path[-1]:
+                win(deal, pipeline, at=at)
+        elif choice == "lose":
+            rival = draw(st.none() | st.sampled_from(sorted(competitors))) if competitors else None
+            lose(
+                deal,
+                pipeline,
+                at=at,
+                reason=draw(st.sampled_from(["price", "timing"])),
+                competitor=rival,
+            )
+        else:
+            reopen(deal, pipeline, at=at, reason="asked again")
+    return deal
