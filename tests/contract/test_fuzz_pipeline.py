@@ -46,7 +46,7 @@ _CALLS = [
 
 
 @st.composite
-def _hostile(draw: st.DrawFn, thing: st.SearchStrategy[Any]) -> Any:  # noqa: ANN401
+def _hostile(draw: st.DrawFn, thing: st.SearchStrategy[Any]) -> Any:
     return draw(st.just(draw(forced(draw(thing)))) | HOSTILE)
 
 
