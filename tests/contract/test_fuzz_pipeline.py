@@ -54,7 +54,10 @@ def _hostile(draw: st.DrawFn, thing: st.SearchStrategy[Any]) -> Any:
 def calls(draw: st.DrawFn, customer: Customer, lead: Lead, deal: Opportunity) -> Step:
     """One public call of the pipeline's repositories with hostile arguments."""
     repo, method = draw(st.sampled_from(_CALLS)).split(".")
-    x = lambda value: st.just(value) | HOSTILE  # noqa: E731
+
+    def x(value: object) -> st.SearchStrategy[Any]:
+        return st.just(value) | HOSTILE
+
     new = cs.leads() if repo == "leads" else cs.opportunities(customer_id=customer.id)
     stored = lead if repo == "leads" else deal
     args: tuple[Any, ...] = ()
@@ -109,7 +112,7 @@ def _fuzz(backend: Backend, data: st.DataObject) -> None:
                     continue
                 except Exception as e:  # the point: anything else is a finding
                     pytest.fail(f"{step} raised {type(e).__name__}: {e}")
-                argument = step.args[0] if step.args else None
+                argument: Any = step.args[0] if step.args else None
                 if step.method in ("add", "update"):
                     written[argument.id] = copy.deepcopy(argument)
                 elif step.method == "add_many":
@@ -122,8 +125,8 @@ def _fuzz(backend: Backend, data: st.DataObject) -> None:
     _state(crm)  # everything stored loads
     with crm.unit_of_work(actor="check", read_only=True) as uow:
         for key, obj in written.items():
-            repository = uow.leads if isinstance(obj, Lead) or key == lead.id else None
-            repository = repository or uow.opportunities
+            is_lead = isinstance(obj, Lead) or key == lead.id
+            repository: Any = uow.leads if is_lead else uow.opportunities
             if obj is None:
                 with pytest.raises(NotFound):
                     repository.get(key)
