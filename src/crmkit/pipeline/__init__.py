@@ -38,6 +38,12 @@ from crmkit.pipeline._assignment import (
     RoundRobin,
     Snapshot,
 )
+from crmkit.pipeline._conversion import (
+    Conversion,
+    CustomerMatch,
+    convert_lead,
+    find_customer_matches,
+)
 from crmkit.pipeline._deal_services import (
     Pipelines,
     create_opportunity,
@@ -116,6 +122,8 @@ __all__ = [
     "ByTerritory",
     "ByWorkload",
     "Chain",
+    "Conversion",
+    "CustomerMatch",
     "DealContact",
     "DealLost",
     "DealReopened",
@@ -150,8 +158,10 @@ __all__ = [
     "StageEntry",
     "StageGateError",
     "b2b_pipeline",
+    "convert_lead",
     "create_opportunity",
     "due_for_reclaim",
+    "find_customer_matches",
     "funnel",
     "lose",
     "lose_opportunity",
