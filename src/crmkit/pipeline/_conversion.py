@@ -180,7 +180,8 @@ def convert_lead(
     * built from the lead (the default): named after its company (a company) or its person (a
       person), from the lead's source channel, a prospect, owned by `owner_id` or else the
       lead's owner;
-    * `customer`, a new `Customer` the caller built;
+    * `customer`, a new `Customer` the caller built (a copy of it is stored, with the contact,
+      and returned; the caller's object is left as it was);
     * the existing customer `existing_customer_id`, which the caller confirmed (see
       `find_customer_matches`).
 
@@ -445,7 +446,10 @@ def _customer(
     if existing_id is not None:
         return uow.customers.get(existing_id)
     if given is not None:
-        return given
+        # A copy: the caller's object stays as it was, so a retry (`crm.run`) may pass it again.
+        return attrs.evolve(
+            given, contacts=list(given.contacts), custom_fields=dict(given.custom_fields)
+        )
     owner = owner_id or lead.owner_id
     if owner is None:
         raise ValidationError.of(
