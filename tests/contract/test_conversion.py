@@ -11,6 +11,8 @@ from uuid import UUID
 import attrs
 import pendulum
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import crmkit
 from crmkit import EmailAddress, Money, PhoneNumber
@@ -49,7 +51,7 @@ from crmkit.pipeline import (
 )
 from crmkit.storage import UnitOfWork
 
-from .conftest import NOW
+from .conftest import NOW, Backend
 
 T0 = pendulum.datetime(2026, 3, 1, 2)
 PHONE = PhoneNumber("+8613800138000")
@@ -477,3 +479,78 @@ def test_bad_input_gets_a_crmkit_error_naming_the_field_and_writes_nothing(
         assert uow.events == ()
     assert_nothing_written(crm, lead)
     assert published == []
+
+
+# --- the law: the matches are exactly the customers sharing a phone, an email or the code --------
+
+PHONES = [PhoneNumber(f"+86138001380{n:02d}") for n in range(4)]
+MAILBOXES = [EmailAddress(a) for a in ("zhao@example.cn", "Zhao@example.cn", "li@example.cn")]
+CODES = ["C-1", "C-2", "C-3"]
+PEOPLE = st.lists(
+    st.builds(
+        Contact,
+        name=st.just("x"),
+        phones=st.lists(st.sampled_from(PHONES), max_size=2, unique=True),
+        emails=st.lists(st.sampled_from(MAILBOXES), max_size=2, unique=True),
+    ),
+    max_size=2,
+)
+
+
+def expected_matches(
+    customers: list[Customer], lead: Lead, code: str | None
+) -> list[tuple[UUID, tuple[str, ...]]]:
+    """The matches as a person would find them, one customer at a time."""
+    found = []
+    wanted_mail: dict[str, EmailAddress] = {}
+    for e in lead.emails:
+        wanted_mail.setdefault(str(e).lower(), e)
+    for c in customers:
+        phones = {p for person in c.contacts for p in person.phones}
+        mail = {str(e).lower() for person in c.contacts for e in person.emails}
+        reasons = [f"code {code}"] if code is not None and c.code == code else []
+        reasons += [f"phone {p}" for p in dict.fromkeys(lead.phones) if p in phones]
+        reasons += [f"email {e}" for key, e in wanted_mail.items() if key in mail]
+        if reasons:
+            found.append((c.id, tuple(reasons)))
+    return sorted(found, key=lambda m: (f"code {code}" not in m[1], -len(m[1]), m[0]))
+
+
+def test_the_matches_are_exactly_the_customers_sharing_a_phone_an_email_or_the_code(
+    backend: Backend,
+) -> None:
+    crm = backend.fresh()
+    tenants = iter(range(1_000_000))
+    examples = 30 if backend.name in ("memory", "sqlite") else 10
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        people=st.lists(PEOPLE, max_size=4),
+        phones=st.lists(st.sampled_from(PHONES), max_size=3),
+        emails=st.lists(st.sampled_from(MAILBOXES), max_size=3),
+        code=st.none() | st.sampled_from(CODES),
+    )
+    def law(
+        people: list[list[Contact]],
+        phones: list[PhoneNumber],
+        emails: list[EmailAddress],
+        code: str | None,
+    ) -> None:
+        tenant = f"law-{next(tenants)}"  # a tenant of its own: nothing else to match
+        customers = [
+            Customer(name="x", owner_id="li", code=CODES[i] if i < len(CODES) else None, contacts=c)
+            for i, c in enumerate(people)
+        ]
+        lead = a_lead(phones=phones, emails=emails)
+        with crm.unit_of_work(actor="li", tenant=tenant) as uow:
+            uow.customers.add_many(customers)
+            found = find_customer_matches(uow, lead, code=code)
+        assert [(m.customer.id, m.reasons) for m in found] == expected_matches(
+            customers, lead, code
+        )
+
+    law()

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import attrs
 
+from crmkit._contact_points import EmailAddress
 from crmkit._ids import new_id
 from crmkit._validation import key_text
 from crmkit.customers import (
@@ -153,7 +154,11 @@ def find_customer_matches(
             note([uow.customers.by_code(code)], f"code {code}")
     for phone in dict.fromkeys(lead.phones):
         note(uow.customers.by_phone(phone), f"phone {phone}")
-    for email in dict.fromkeys(lead.emails):
+    # Addresses are looked up whatever their case: one lookup, and one reason, per mailbox.
+    mailboxes: dict[str, EmailAddress] = {}
+    for email in lead.emails:
+        mailboxes.setdefault(str(email).lower(), email)
+    for email in mailboxes.values():
         note(uow.customers.by_email(email), f"email {email}")
     by_code = f"code {code}"
     ranked = sorted(found.values(), key=lambda m: (by_code not in m[1], -len(m[1]), m[0].id))
