@@ -9,6 +9,12 @@ entry gates. An `Opportunity` moves through it with `move`, `win`, `lose` and `r
 refuse, listing every unmet requirement, what the pipeline does not allow; `missing` says so
 beforehand. Each operation returns the event to record (a `PendingEvent`).
 
+The services do all this in a unit of work, storing each change and recording its event:
+`create_opportunity`, `move_opportunity` (with `stage_check`, its dry run), `win_opportunity`,
+`lose_opportunity` and `reopen_opportunity` find a deal's pipeline in the host's `Pipelines`;
+`find_customer_matches` proposes the customers a lead may already be, and `convert_lead` turns
+it into a customer, a contact and perhaps a deal, all or nothing.
+
 Examples:
     >>> from crmkit.pipeline import ByWorkload, Chain, Lead, RoundRobin, Snapshot
     >>> team = Snapshot(salespeople=("li.na", "wang.fang"), open_leads={"li.na": 5})
