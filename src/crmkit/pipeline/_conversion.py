@@ -34,6 +34,7 @@ from crmkit.errors import Issue, NotFound, ValidationError
 from crmkit.pipeline._lead_events import LeadConverted
 from crmkit.pipeline._leads import FollowUp, Lead
 from crmkit.pipeline._opportunities import (
+    _DETAILS,
     DealContact,
     Opportunity,
     PendingEvent,
@@ -54,19 +55,8 @@ _KINDS = {
 }
 # What a converted deal takes: `open_opportunity`'s fields but those the conversion sets.
 _REQUIRED = ("name", "amount", "expected_close")
-_OPTIONAL = frozenset(
-    {
-        "owner_id",
-        "id",
-        "contacts",
-        "competitors",
-        "probability_override",
-        "needs_analysis",
-        "quote",
-        "facts",
-    }
-)
 _SET_BY_CONVERSION = frozenset({"customer_id", "source", "lead_id"})
+_OPTIONAL = (_DETAILS | {"owner_id"}) - _SET_BY_CONVERSION
 
 
 @attrs.frozen
