@@ -9,6 +9,12 @@ entry gates. An `Opportunity` moves through it with `move`, `win`, `lose` and `r
 refuse, listing every unmet requirement, what the pipeline does not allow; `missing` says so
 beforehand. Each operation returns the event to record (a `PendingEvent`).
 
+The services do all this in a unit of work, storing each change and recording its event:
+`create_opportunity`, `move_opportunity` (with `stage_check`, its dry run), `win_opportunity`,
+`lose_opportunity` and `reopen_opportunity` find a deal's pipeline in the host's `Pipelines`;
+`find_customer_matches` proposes the customers a lead may already be, and `convert_lead` turns
+it into a customer, a contact and perhaps a deal, all or nothing.
+
 Examples:
     >>> from crmkit.pipeline import ByWorkload, Chain, Lead, RoundRobin, Snapshot
     >>> team = Snapshot(salespeople=("li.na", "wang.fang"), open_leads={"li.na": 5})
@@ -37,6 +43,21 @@ from crmkit.pipeline._assignment import (
     Decision,
     RoundRobin,
     Snapshot,
+)
+from crmkit.pipeline._conversion import (
+    Conversion,
+    CustomerMatch,
+    convert_lead,
+    find_customer_matches,
+)
+from crmkit.pipeline._deal_services import (
+    Pipelines,
+    create_opportunity,
+    lose_opportunity,
+    move_opportunity,
+    reopen_opportunity,
+    stage_check,
+    win_opportunity,
 )
 from crmkit.pipeline._events import (
     DealLost,
@@ -107,6 +128,8 @@ __all__ = [
     "ByTerritory",
     "ByWorkload",
     "Chain",
+    "Conversion",
+    "CustomerMatch",
     "DealContact",
     "DealLost",
     "DealReopened",
@@ -131,6 +154,7 @@ __all__ = [
     "OpportunityCreated",
     "PendingEvent",
     "Pipeline",
+    "Pipelines",
     "Reclaim",
     "Requirement",
     "RoundRobin",
@@ -140,15 +164,23 @@ __all__ = [
     "StageEntry",
     "StageGateError",
     "b2b_pipeline",
+    "convert_lead",
+    "create_opportunity",
     "due_for_reclaim",
+    "find_customer_matches",
     "funnel",
     "lose",
+    "lose_opportunity",
     "missing",
     "move",
+    "move_opportunity",
     "open_opportunity",
     "probability",
     "reclaim_due_at",
     "reopen",
+    "reopen_opportunity",
+    "stage_check",
     "transactional_pipeline",
     "win",
+    "win_opportunity",
 ]
