@@ -363,7 +363,9 @@ class SqlRecords(Repository[T]):
         )
         if stored is None:
             return STALE
-        return next(f for f in self._aggregate.immutable if stored[f] != row[f])
+        # MariaDB's plain read can still see the version read before (its snapshot) when the
+        # update, which reads the newest row, found it changed: then nothing immutable differs.
+        return next((f for f in self._aggregate.immutable if stored[f] != row[f]), STALE)
 
     def _belonging(self, parents: list[UUID]) -> list[T]:
         parent = self._aggregate.parent
