@@ -9,6 +9,8 @@ from typing import Any
 
 import pendulum
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crmkit
 from crmkit.customers import Channel
@@ -575,3 +577,43 @@ class TestBooksOnPostgres(SqlContract, BookContract):
 class TestBooksOnMariaDB(SqlContract, BookContract):
     url = "env:CRMKIT_TEST_MYSQL_URL"
     machine_examples = 5
+
+
+# --- laws -----------------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    people=st.integers(1, 5),
+    held=st.lists(st.integers(0, 4), min_size=5, max_size=5),
+    cap=st.integers(0, 5),
+    batches=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+)
+def test_assignments_in_any_batches_keep_the_caps_and_fair_turns(
+    people: int, held: list[int], cap: int, batches: list[int]
+) -> None:
+    crm = crmkit.CRM(MemoryStore(), clock=crmkit.FixedClock(NOW))
+    team = Team(*(Salesperson(f"rep{i}") for i in range(people)))
+    before = dict(zip(team.ids, held, strict=False))
+    with crm.unit_of_work(actor="setup", tenant="acme") as uow:
+        for who, n in before.items():
+            for _ in range(n):
+                lead = a_lead()
+                lead.assign(Decision.manual(who, "before"), at=T0)
+                uow.leads.add(lead)
+    policy = Chain(team.by_workload(cap=cap), RoundRobin())
+    for size in batches:
+        ids = [x.id for x in pooled(crm, size)]
+        run(crm, partial(assign_leads, lead_ids=ids, policy=policy, team=team))
+    with crm.unit_of_work(actor="check", tenant="acme", read_only=True) as uow:
+        counts = uow.leads.open_counts()
+        book = uow.assignment_books.get(ASSIGNMENT_BOOK_ID)
+    assert book.assigned == sum(batches)  # the chain always decides
+    by_turns = {who: book.turns.get(who, 0) for who in team.ids}
+    by_load = {who: counts.get(who, 0) - before[who] - by_turns[who] for who in team.ids}
+    # Workload never takes anyone past the cap; round robin keeps its turns within one.
+    assert all(before[who] + by_load[who] <= max(cap, before[who]) for who in team.ids)
+    assert max(by_turns.values()) - min(by_turns.values()) <= 1
+    # Round robin decides only once everyone is full.
+    if sum(by_turns.values()):
+        assert all(before[who] + by_load[who] >= cap for who in team.ids)
