@@ -154,8 +154,8 @@ def test_tables_without_a_revision_are_adopted_with_the_stamp_command_suggested(
         assert code == 1
         assert "has no crmkit tables" not in err
         assert (
-            f"has crmkit's tables ({prefix}change_counters, {prefix}changes, {prefix}contact_keys"
-            in err
+            f"has crmkit's tables ({prefix}assignment_books, {prefix}change_counters, "
+            f"{prefix}changes" in err
         )
         assert f"but no revision recorded in {prefix}alembic_version" in err
     stamp = suggested(err, "stamp")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from crmkit._converter import register_hooks
 from crmkit.customers import CustomFieldSchema
 from crmkit.customers._custom_values import configure_converter
+from crmkit.pipeline import AssignmentBook
 from crmkit.storage._customers import (
     CUSTOMERS,
     INTERACTIONS,
@@ -20,6 +21,7 @@ from crmkit.storage._customers import (
     MemoryInteractions,
 )
 from crmkit.storage._pipeline import (
+    ASSIGNMENT_BOOKS,
     LEADS,
     OPPORTUNITIES,
     LeadRepository,
@@ -28,6 +30,7 @@ from crmkit.storage._pipeline import (
     OpportunityRepository,
 )
 from crmkit.storage._registry import register
+from crmkit.storage._repository import Repository
 
 __all__ = [
     "CustomFieldSchema",
@@ -49,6 +52,7 @@ class Repositories:
     customers: CustomerRepository
     interactions: InteractionRepository
     leads: LeadRepository
+    assignment_books: Repository[AssignmentBook]
     opportunities: OpportunityRepository
 
 
@@ -72,6 +76,7 @@ register(
     memory=MemoryLeads,
     sql="crmkit.storage.sql._pipeline:SqlLeads",
 )
+register(ASSIGNMENT_BOOKS, attribute="assignment_books")
 register(
     OPPORTUNITIES,
     attribute="opportunities",

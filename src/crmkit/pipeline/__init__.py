@@ -10,6 +10,8 @@ refuse, listing every unmet requirement, what the pipeline does not allow; `miss
 beforehand. Each operation returns the event to record (a `PendingEvent`).
 
 The services do all this in a unit of work, storing each change and recording its event:
+`add_lead`, `assign_lead` (under a lock, with the host's `Team` of `Salesperson`s),
+`follow_up_lead`, `disqualify_lead` and `reclaim_leads` (idempotent, for a schedule);
 `create_opportunity`, `move_opportunity` (with `stage_check`, its dry run), `win_opportunity`,
 `lose_opportunity` and `reopen_opportunity` find a deal's pipeline in the host's `Pipelines`;
 `find_customer_matches` proposes the customers a lead may already be, and `convert_lead` turns
@@ -75,6 +77,17 @@ from crmkit.pipeline._lead_events import (
     LeadFollowedUp,
     LeadReclaimed,
 )
+from crmkit.pipeline._lead_services import (
+    ASSIGNMENT_BOOK_ID,
+    AssignmentBook,
+    add_lead,
+    add_leads,
+    assign_lead,
+    assign_leads,
+    disqualify_lead,
+    follow_up_lead,
+    reclaim_leads,
+)
 from crmkit.pipeline._leads import (
     PROBABILITY_PLACES,
     SOURCE_CHANNELS,
@@ -115,14 +128,17 @@ from crmkit.pipeline._stages import (
     b2b_pipeline,
     transactional_pipeline,
 )
+from crmkit.pipeline._team import Salesperson, Team
 
 __all__ = [
+    "ASSIGNMENT_BOOK_ID",
     "DECISION_MAKER_IDENTIFIED",
     "DEFAULT_RECLAIM_DAYS",
     "NEEDS_ANALYSIS_RECORDED",
     "PROBABILITY_PLACES",
     "QUOTE_ATTACHED",
     "SOURCE_CHANNELS",
+    "AssignmentBook",
     "AssignmentPolicy",
     "ByIndustry",
     "ByTerritory",
@@ -158,16 +174,24 @@ __all__ = [
     "Reclaim",
     "Requirement",
     "RoundRobin",
+    "Salesperson",
     "Snapshot",
     "Stage",
     "StageChanged",
     "StageEntry",
     "StageGateError",
+    "Team",
+    "add_lead",
+    "add_leads",
+    "assign_lead",
+    "assign_leads",
     "b2b_pipeline",
     "convert_lead",
     "create_opportunity",
+    "disqualify_lead",
     "due_for_reclaim",
     "find_customer_matches",
+    "follow_up_lead",
     "funnel",
     "lose",
     "lose_opportunity",
@@ -177,6 +201,7 @@ __all__ = [
     "open_opportunity",
     "probability",
     "reclaim_due_at",
+    "reclaim_leads",
     "reopen",
     "reopen_opportunity",
     "stage_check",

@@ -66,6 +66,18 @@ class CustomerRepository(Protocol):
         """
         ...
 
+    def lock(self, customer_id: UUID) -> Customer:
+        """The customer with `customer_id`, locked against other writers till the unit of work ends.
+
+        ``SELECT ... FOR UPDATE`` on PostgreSQL and MariaDB/MySQL (others wait for it to end);
+        on SQLite a writing unit of work holds the write lock already; on the memory store the
+        commit fails with `ConcurrencyError` if someone else committed a change to it since.
+
+        Raises:
+            NotFound: no such customer in this tenant.
+        """
+        ...
+
     def get_many(self, customer_ids: Iterable[UUID]) -> list[Customer]:
         """The customers with these ids that exist, in the order the ids were given."""
         ...

@@ -1,4 +1,4 @@
-"""The pipeline capability on the repository core: leads and opportunities, declared once.
+"""The pipeline capability on the repository core: leads, assignment books and opportunities.
 
 The memory store's special queries are here; the SQL store's are in
 `crmkit.storage.sql._pipeline`.
@@ -13,12 +13,13 @@ from uuid import UUID
 import pendulum
 
 from crmkit.errors import ValidationError
-from crmkit.pipeline import Lead, LeadStatus, Opportunity
+from crmkit.pipeline import AssignmentBook, Lead, LeadStatus, Opportunity
 from crmkit.storage._aggregates import Aggregate, Parent
 from crmkit.storage._arguments import a_key, a_limit, a_page, an_id, an_instant
 from crmkit.storage.memory import MemoryRecords
 
 __all__ = [
+    "ASSIGNMENT_BOOKS",
     "LEADS",
     "OPPORTUNITIES",
     "LeadRepository",
@@ -52,6 +53,18 @@ class LeadRepository(Protocol):
 
     def get(self, lead_id: UUID) -> Lead:
         """The lead with `lead_id`.
+
+        Raises:
+            NotFound: no such lead in this tenant.
+        """
+        ...
+
+    def lock(self, lead_id: UUID) -> Lead:
+        """The lead with `lead_id`, locked against other writers till the unit of work ends.
+
+        ``SELECT ... FOR UPDATE`` on PostgreSQL and MariaDB/MySQL (others wait for it to end);
+        on SQLite a writing unit of work holds the write lock already; on the memory store the
+        commit fails with `ConcurrencyError` if someone else committed a change to it since.
 
         Raises:
             NotFound: no such lead in this tenant.
@@ -198,6 +211,11 @@ LEADS: Aggregate[Lead] = Aggregate(
     },
 )
 """The leads: each a prospect in the pool or with an owner, until converted or dropped."""
+
+ASSIGNMENT_BOOKS: Aggregate[AssignmentBook] = Aggregate(
+    AssignmentBook, "assignment_book", "assignment_books"
+)
+"""The assignment books: one per tenant, the round-robin turns and the record assignments lock."""
 
 OPPORTUNITIES: Aggregate[Opportunity] = Aggregate(
     Opportunity,

@@ -1,9 +1,11 @@
 """The repository core: every storage rule once, with small hooks for each adapter.
 
-`Repository` owns `add`, `add_many`, `get`, `get_many`, `update`, `remove`, `page` and `count`:
+`Repository` owns `add`, `add_many`, `get`, `get_many`, `lock`, `update`, `remove`, `page` and
+`count`:
 the open and writable checks, the argument checks, the version checks, not-found errors and the
-per-write hooks. An adapter (memory, SQL) supplies insert, load by ids, load a page, count,
-update-if-version and delete-if-version, and raises the same `DuplicateError` for a unique key.
+per-write hooks. An adapter (memory, SQL) supplies insert, load by ids, load and lock one, load a
+page, count, update-if-version and delete-if-version, and raises the same `DuplicateError` for a
+unique key.
 """
 
 from __future__ import annotations
@@ -112,6 +114,44 @@ class Repository(abc.ABC, Generic[T]):
         found = self._call(f"loading {self._aggregate.table}", lambda: self._load(wanted))
         by_id = {obj.id: obj for obj in found}  # type: ignore[attr-defined]
         return [by_id[k] for k in wanted if k in by_id]
+
+    def lock(self, key: UUID) -> T:
+        """The record with id `key`, locked against other writers till the unit of work ends.
+
+        For a read-decide-write that must not interleave with another unit of work's: everyone
+        who locks the same record first takes turns. On PostgreSQL and MariaDB/MySQL it is
+        ``SELECT ... FOR UPDATE``: another unit of work that locks or writes the record waits
+        until this one ends, and the read sees the newest committed version (on MariaDB too,
+        whose plain reads see the snapshot of the transaction's first read). On SQLite a
+        writing unit of work holds the database's write lock from its start, so nothing more
+        is needed. On the memory store, which never waits, the commit fails with
+        `ConcurrencyError` if someone else committed a change to the record (or added it, if
+        it was missing) since it was locked.
+
+        Read what the decision depends on after taking the lock, so that it is current.
+
+        Examples:
+            >>> import crmkit
+            >>> from crmkit.customers import Customer
+            >>> crm = crmkit.open("memory://")
+            >>> with crm.unit_of_work(actor="li") as uow:
+            ...     uow.customers.add(acme := Customer(name="Acme", owner_id="li"))
+            >>> with crm.unit_of_work(actor="li") as uow:
+            ...     uow.customers.lock(acme.id).name
+            'Acme'
+
+        Raises:
+            NotFound: no such record in this tenant.
+            ValidationError: `key` is not a UUID.
+            ReadOnlyError: the unit of work is read-only (a lock is for writing).
+        """
+        uow, a = self._uow, self._aggregate
+        uow._check_writable()
+        an_id(key, f"{a.record}_id")
+        found = self._call(f"locking a {a.record}", lambda: self._lock(key))
+        if found is None:
+            raise NotFound(a.record, key)
+        return found
 
     def page(self, *, after: UUID | None = None, limit: int = 100) -> list[T]:
         """Up to `limit` records (at most 100,000) with ids after `after`, in id order.
@@ -242,6 +282,14 @@ class Repository(abc.ABC, Generic[T]):
     @abc.abstractmethod
     def _load(self, keys: list[UUID]) -> list[T]:
         """The records with these ids that exist, in any order."""
+
+    @abc.abstractmethod
+    def _lock(self, key: UUID) -> T | None:
+        """The record with id `key`, locked till the transaction ends; ``None`` if it is missing.
+
+        The read sees the newest committed version; the memory store records it for its commit
+        to check instead.
+        """
 
     @abc.abstractmethod
     def _parents(self, keys: list[UUID]) -> set[UUID]:

@@ -130,8 +130,11 @@ class MemoryUnitOfWork(UnitOfWork):
         # values those writes hold, per key.
         self._writes: dict[str, dict[UUID, _Record | None]] = {}
         self._claims: dict[str, _Table] = {}
-        # The committed version each written record had when this unit of work first wrote it.
+        # The committed version each written or locked record had when this unit of work first
+        # wrote or locked it; the commit checks it is still the version stored.
         self._base: dict[tuple[str, UUID], int | None] = {}
+        # The records locked: one added by someone else since is a conflict, not a duplicate.
+        self._held: set[tuple[str, UUID]] = set()
 
     def _repository(self, aggregate: Aggregate[T]) -> Repository[T]:
         known = self._store.aggregates.get(aggregate.table)
@@ -194,6 +197,17 @@ class MemoryUnitOfWork(UnitOfWork):
         writes = self._writes.get(table, {})
         return owner is not None and owner != by_other_than and owner not in writes
 
+    def _hold(self, table: str, key: UUID) -> _Record | None:
+        """Read the record `key` of `table` and remember its version for the commit to check."""
+        writes = self._writes.get(table)
+        if writes is not None and key in writes:
+            return writes[key]  # written here: its version is remembered already
+        with self._store._lock:
+            stored = self._committed(table).records.get(key)
+        self._base.setdefault((table, key), None if stored is None else stored.row["version"])
+        self._held.add((table, key))
+        return stored
+
     def _write(self, table: str, key: UUID, record: _Record | None) -> None:
         if (table, key) not in self._base:
             stored = self._committed(table).records.get(key)
@@ -214,7 +228,7 @@ class MemoryUnitOfWork(UnitOfWork):
                 now = None if stored is None else stored.row["version"]
                 if now != base:
                     record = store.aggregates[table].record
-                    if base is None:
+                    if base is None and (table, key) not in self._held:
                         raise DuplicateError(record, "id", key)
                     raise ConcurrencyError(record, key, base)
             for table, writes in self._writes.items():
@@ -275,6 +289,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self._writes.clear()
         self._claims.clear()
         self._base.clear()
+        self._held.clear()
 
 
 class MemoryRecords(Repository[T]):
@@ -336,6 +351,11 @@ class MemoryRecords(Repository[T]):
             if record is not None:
                 found.append(self._from(key, record))
         return found
+
+    def _lock(self, key: UUID) -> T | None:
+        # Nothing waits: the commit checks, under the store's lock, that nobody changed it since.
+        record = self._uow._hold(self._name, key)
+        return None if record is None else self._from(key, record)
 
     def _parents(self, keys: list[UUID]) -> set[UUID]:
         parent = self._aggregate.parent

@@ -172,6 +172,40 @@ class AggregateContract(abc.ABC, Generic[T]):
             uow.commit()
         assert stale.version == 1  # type: ignore[attr-defined]
 
+    def test_a_locked_record_reads_back_as_stored_and_can_be_written(self, crm: crmkit.CRM) -> None:
+        """`lock` returns the record as stored, and the unit of work can then change it."""
+        obj = self._add(crm)
+        with crm.unit_of_work(actor="li", tenant="acme") as uow:
+            records = uow.repository(self.aggregate)
+            locked = records.lock(obj.id)  # type: ignore[attr-defined]
+            assert locked == obj
+            self.change(locked)
+            records.update(locked)
+            assert records.lock(obj.id) == locked  # type: ignore[attr-defined]
+        assert locked.version == 2
+        assert self._get(crm, obj.id) == locked  # type: ignore[attr-defined]
+
+    def test_locking_a_missing_record_or_in_a_read_only_unit_of_work_is_refused(
+        self, crm: crmkit.CRM
+    ) -> None:
+        """Locking a missing record, another tenant's, or with a bad id, or read-only, fails."""
+        obj = self._add(crm)
+        key = obj.id  # type: ignore[attr-defined]
+        with crm.unit_of_work(actor="li", tenant="acme") as uow:
+            records = uow.repository(self.aggregate)
+            with pytest.raises(NotFound):
+                records.lock(crmkit.new_id())
+            with pytest.raises(ValidationError, match=f"{self.aggregate.record}_id"):
+                records.lock("not an id")  # type: ignore[arg-type]
+            assert uow.is_open
+            assert records.lock(key) == obj
+        with crm.unit_of_work(actor="li", tenant="other") as uow, pytest.raises(NotFound):
+            uow.repository(self.aggregate).lock(key)
+        with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
+            with pytest.raises(ReadOnlyError):
+                uow.repository(self.aggregate).lock(key)
+            assert uow.is_open
+
     def test_a_removed_record_is_gone_and_a_stale_removal_conflicts(self, crm: crmkit.CRM) -> None:
         """A removed record is gone and a stale removal conflicts."""
         obj, kept = self._add(crm), self._add(crm)

@@ -116,6 +116,17 @@ class SqlCustomers(SqlRecords[Customer]):
             loaded.extend(self._many(self._connection, "ids", ids=list(chunk)))
         return loaded
 
+    def _lock(self, key: UUID) -> Customer | None:
+        table = self._t.customers
+        query = sa.select(table.c.id).where(self._mine(table), table.c.id == key)
+        if self._connection.dialect.name != "sqlite":  # SQLite: the one writer already
+            query = query.with_for_update()
+        if self._connection.scalar(query) is None:
+            return None
+        # With its contacts. On MariaDB a plain read after an earlier one in the transaction sees
+        # that read's snapshot: a stale version then fails the update's version check.
+        return self._one(self._connection, "id", id=key)
+
     def _page(self, after: UUID | None, limit: int | None) -> list[Customer]:
         return self._page_where(sa.true(), after=after, limit=limit)
 

@@ -303,6 +303,14 @@ class SqlRecords(Repository[T]):
             found.extend(self._from_row(r) for r in rows.mappings())
         return found
 
+    def _lock(self, key: UUID) -> T | None:
+        query = self._select(self._table.c.id == key)
+        if self._connection.dialect.name != "sqlite":  # SQLite: the one writer already
+            # Locking reads see the newest rows (MariaDB's plain ones, the transaction's snapshot).
+            query = query.with_for_update()
+        row = self._connection.execute(query).mappings().first()
+        return None if row is None else self._from_row(row)
+
     def _parents(self, keys: list[UUID]) -> set[UUID]:
         parent = self._aggregate.parent
         assert parent is not None  # noqa: S101 (only asked of aggregates with a parent)
@@ -355,7 +363,9 @@ class SqlRecords(Repository[T]):
         )
         if stored is None:
             return STALE
-        return next(f for f in self._aggregate.immutable if stored[f] != row[f])
+        # MariaDB's plain read can still see the version read before (its snapshot) when the
+        # update, which reads the newest row, found it changed: then nothing immutable differs.
+        return next((f for f in self._aggregate.immutable if stored[f] != row[f]), STALE)
 
     def _belonging(self, parents: list[UUID]) -> list[T]:
         parent = self._aggregate.parent

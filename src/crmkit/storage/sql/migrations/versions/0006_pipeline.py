@@ -1,6 +1,7 @@
-"""The pipeline: leads and opportunities.
+"""The pipeline: leads, assignment books and opportunities.
 
-Creates ``leads`` (with indexes for reclaim, by owner and by source) and ``opportunities`` (each
+Creates ``leads`` (with indexes for reclaim, by owner and by source), ``assignment_books`` (one
+per tenant: the round-robin turns, and the row assignments lock) and ``opportunities`` (each
 belonging to a customer, with its amount as an exact number and a currency). Each is created
 only if missing, so a run that MariaDB left half-applied (it commits every DDL statement at
 once) can simply run again.
@@ -29,7 +30,7 @@ def _text(name: str, length: int | None, *, nullable: bool = True) -> sa.Column[
 
 
 def upgrade() -> None:
-    """Create ``leads`` and ``opportunities`` where missing."""
+    """Create ``leads``, ``assignment_books`` and ``opportunities`` where missing."""
     prefix, schema = names()
     leads, opportunities = f"{prefix}leads", f"{prefix}opportunities"
     customers = f"{prefix}customers"
@@ -75,6 +76,19 @@ def upgrade() -> None:
     for name, columns in wanted.items():
         if f"ix_{leads}_{name}" not in indexes:
             op.create_index(f"ix_{leads}_{name}", leads, columns, schema=schema)
+    books = f"{prefix}assignment_books"
+    if not inspector.has_table(books, schema=schema):
+        op.create_table(
+            books,
+            sa.Column("tenant_id", sa.String(64), nullable=False),
+            sa.Column("id", Id(), nullable=False),
+            sa.Column("version", sa.Integer, nullable=False),
+            sa.Column("assigned", sa.Integer, nullable=False),
+            sa.Column("turns", Document(), nullable=False),
+            sa.PrimaryKeyConstraint("tenant_id", "id", name=f"pk_{books}"),
+            schema=schema,
+            **MYSQL_OPTIONS,
+        )
     if not inspector.has_table(opportunities, schema=schema):
         op.create_table(
             opportunities,
@@ -122,7 +136,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop them, and every lead and opportunity with them."""
+    """Drop them, and every lead, assignment book and opportunity with them."""
     prefix, schema = names()
-    for table in ("opportunities", "leads"):
+    for table in ("opportunities", "assignment_books", "leads"):
         op.drop_table(f"{prefix}{table}", schema=schema)
