@@ -68,12 +68,25 @@ def test_crmkit_demo_fills_an_sqlite_file_and_says_what_it_did(
         "Incoming call from +86",
         "contacts[1].phones[0]: not a valid phone number for region CN",
         "ConcurrencyError",
+        "Friday's reclaim moved 5 leads back to the pool",
+        "run again: 0 moved (a reclaim is idempotent)",
+        ": matches ",
+        "blocked: ",
+        "proposal: needs analysis recorded",
+        "lost: ",
+        "won: ",
+        "Funnel of B2B sales (14 deals, values in CNY)",
     ):
         assert section in out
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM crmkit_customers").fetchone() == (20,)
-        # Each of the 40 contacts has a phone number and an email address, indexed.
-        assert db.execute("SELECT count(*) FROM crmkit_contact_keys").fetchone() == (80,)
+        # The 20 generated, and 12 new ones from the sales week's 14 conversions (two leads
+        # were people two customers already had).
+        assert db.execute("SELECT count(*) FROM crmkit_customers").fetchone() == (32,)
+        # Each of the 40 generated contacts has a phone number and an email address, indexed;
+        # each of the 12 converted ones a phone number.
+        assert db.execute("SELECT count(*) FROM crmkit_contact_keys").fetchone() == (92,)
+        assert db.execute("SELECT count(*) FROM crmkit_leads").fetchone() == (24,)
+        assert db.execute("SELECT count(*) FROM crmkit_opportunities").fetchone() == (14,)
 
 
 def test_crmkit_migrate_creates_then_finds_the_tables_up_to_date(

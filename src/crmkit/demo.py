@@ -15,6 +15,7 @@ import pendulum
 
 import crmkit
 from crmkit._contact_points import EmailAddress, PhoneNumber
+from crmkit._demo_sales import run_sales_week
 from crmkit.customers import (
     DEFAULT_TIERS,
     BuyingRole,
@@ -215,6 +216,7 @@ def run_demo(
         made = _fill(crm, customers, out)
         _show(crm, made, out)
         _show_refusals(crm, out)
+        run_sales_week(crm, clock, made, out)
     finally:
         crm.close()
 
