@@ -27,7 +27,13 @@ CAPABILITIES = {
     ),
 }
 # Not the core: the composition root, and the apps and helpers built on the capabilities.
-WIRING_AND_APPS = {"crmkit._composition", "crmkit.demo", "crmkit.__main__", "crmkit.testing"}
+WIRING_AND_APPS = {
+    "crmkit._composition",
+    "crmkit.demo",
+    "crmkit._demo_sales",
+    "crmkit.__main__",
+    "crmkit.testing",
+}
 
 
 def _modules() -> dict[str, Path]:
