@@ -38,6 +38,7 @@ from crmkit.pipeline._assignment import (
     RoundRobin,
     Snapshot,
 )
+from crmkit.pipeline._channels import ChannelReport, ChannelRow, channel_report
 from crmkit.pipeline._events import (
     DealLost,
     DealReopened,
@@ -107,6 +108,8 @@ __all__ = [
     "ByTerritory",
     "ByWorkload",
     "Chain",
+    "ChannelReport",
+    "ChannelRow",
     "DealContact",
     "DealLost",
     "DealReopened",
@@ -140,6 +143,7 @@ __all__ = [
     "StageEntry",
     "StageGateError",
     "b2b_pipeline",
+    "channel_report",
     "due_for_reclaim",
     "funnel",
     "lose",
