@@ -231,17 +231,15 @@ FUNNEL_SQL = {
         WHERE tenant_id = ? AND pipeline = ? AND stay IS NOT NULL
         GROUP BY stage""",
     "current": """
-        SELECT s.stage, o.amount_currency, o.expected_close, COUNT(*), SUM(o.amount)
+        SELECT s.stage, o.amount_currency, o.expected_close,
+               CASE WHEN s.stage = :lost THEN s.previous END,
+               CASE WHEN s.stage = :lost THEN o.lost_reason END,
+               CASE WHEN s.stage = :lost THEN o.winning_competitor END,
+               COUNT(*), SUM(o.amount)
         FROM crmkit_opportunity_stages s
         JOIN crmkit_opportunities o ON o.tenant_id = s.tenant_id AND o.id = s.opportunity_id
-        WHERE s.tenant_id = ? AND s.pipeline = ? AND s.stay IS NULL
-        GROUP BY s.stage, o.amount_currency, o.expected_close""",
-    "lost": """
-        SELECT s.previous, o.lost_reason, o.winning_competitor, COUNT(*)
-        FROM crmkit_opportunity_stages s
-        JOIN crmkit_opportunities o ON o.tenant_id = s.tenant_id AND o.id = s.opportunity_id
-        WHERE s.tenant_id = ? AND s.pipeline = ? AND s.stay IS NULL AND s.stage = ?
-        GROUP BY s.previous, o.lost_reason, o.winning_competitor""",
+        WHERE s.tenant_id = :tenant AND s.pipeline = :pipeline AND s.stay IS NULL
+        GROUP BY 1, 2, 3, 4, 5, 6""",
 }
 
 CHANNEL_SQL = {
@@ -265,19 +263,21 @@ def hand_funnel(connection: sqlite3.Connection) -> Funnel:
     stays = {k: (t, n) for k, t, n in connection.execute(FUNNEL_SQL["stays"], scope)}
     current: Counter[str] = Counter()
     amounts: dict[str, list[tuple[str, str, int]]] = {k: [] for k in path}
-    for stage, currency, on, n, units in connection.execute(FUNNEL_SQL["current"], scope):
-        current[stage] += n
-        if stage in amounts:
-            amounts[stage].append((currency, on, units))
     lost_from: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     to: Counter[str] = Counter()
-    lost = (*scope, B2B.lost_stages[0].key)
-    for previous, reason, competitor, n in connection.execute(FUNNEL_SQL["lost"], lost):
-        lost_from[previous] += n
-        reasons[reason or ""] += n
-        if competitor is not None:
-            to[competitor] += n
+    lost = B2B.lost_stages[0].key
+    named = {"tenant": TENANT, "pipeline": B2B.key, "lost": lost}
+    for row in connection.execute(FUNNEL_SQL["current"], named):
+        stage, currency, on, previous, reason, competitor, n, units = row
+        current[stage] += n
+        if stage in amounts:
+            amounts[stage].append((currency, on, units))
+        if stage == lost:
+            lost_from[previous] += n
+            reasons[reason or ""] += n
+            if competitor is not None:
+                to[competitor] += n
     total = sum(n for _, n in masks)
 
     def reaching(want: int) -> int:

@@ -313,30 +313,42 @@ class SqlOpportunities(_Paged[Opportunity]):
             mask = sum(int(m) << (j * _BITS) for j, m in enumerate(row[:-1]))
             reached[mask] = reached.get(mask, 0) + int(row[-1])
         stays = stay_sums(c, s, [*where, s.c.stay.is_not(None), s.c.stage.in_(path)])
-        # The deals' current stages (the rows without a stay), with their amounts.
+        # The deals' current stages (the rows without a stay), with their amounts and, for lost
+        # deals, where from, why and to whom: one pass over the deals, in a few groups. (Grouped
+        # in an outer query: PostgreSQL would not match the CASEs' parameters in a GROUP BY.)
         joined = s.join(o, sa.and_(o.c.tenant_id == s.c.tenant_id, o.c.id == s.c.opportunity_id))
-        now = [*where, s.c.stay.is_(None)]
-        groups = [s.c.stage, o.c.amount_currency, o.c.expected_close]
-        sums = amount_sums(c, o.c.amount, groups, joined, now)
+        closed = s.c.stage.in_(lost)
+        now = (
+            sa.select(
+                s.c.stage,
+                o.c.amount_currency,
+                o.c.expected_close,
+                sa.case((closed, s.c.previous)).label("lost_from"),
+                sa.case((closed, o.c.lost_reason)).label("lost_reason"),
+                sa.case((closed, o.c.winning_competitor)).label("lost_to"),
+                o.c.amount,
+            )
+            .select_from(joined)
+            .where(*where, s.c.stay.is_(None))
+            .subquery()
+        )
+        groups = [now.c[k] for k in now.c.keys() if k != "amount"]  # noqa: SIM118 (a column collection)
         current: dict[str, int] = {}
-        for (stage, _, _), (n, _) in sums.items():
-            current[stage] = current.get(stage, 0) + n
+        sums: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
         lost_from: dict[str, int] = {}
         reasons: dict[str, int] = {}
         to: dict[str, int] = {}
-        if lost:
-            query = (
-                sa.select(s.c.previous, o.c.lost_reason, o.c.winning_competitor, sa.func.count())
-                .select_from(joined)
-                .where(*now, s.c.stage.in_(lost))
-                .group_by(s.c.previous, o.c.lost_reason, o.c.winning_competitor)
-            )
-            for previous, reason, competitor, n in c.execute(query):
+        for key, (n, total) in amount_sums(c, now.c.amount, groups, now, []).items():
+            stage, code, on, previous, reason, competitor = key
+            current[stage] = current.get(stage, 0) + n
+            before = sums.get((stage, code, on), (0, Decimal(0)))
+            sums[(stage, code, on)] = (before[0] + n, _EXACT.add(before[1], total))
+            if stage in lost:
                 if previous is not None:
-                    lost_from[previous] = lost_from.get(previous, 0) + int(n)
-                reasons[reason or ""] = reasons.get(reason or "", 0) + int(n)
+                    lost_from[previous] = lost_from.get(previous, 0) + n
+                reasons[reason or ""] = reasons.get(reason or "", 0) + n
                 if competitor is not None:
-                    to[competitor] = to.get(competitor, 0) + int(n)
+                    to[competitor] = to.get(competitor, 0) + n
         tally = FunnelTally(
             reached=reached,
             current=current,
@@ -380,7 +392,7 @@ def _overflow(error: exc.OperationalError) -> bool:
 
 def amount_sums(
     c: sa.Connection,
-    amount: sa.Column[Any],
+    amount: sa.ColumnElement[Any],
     groups: Sequence[sa.ColumnElement[Any]],
     source: sa.FromClause,
     where: list[sa.ColumnElement[bool]],
@@ -436,7 +448,7 @@ def amount_sums(
 
 def _summed_in_python(
     c: sa.Connection,
-    amount: sa.Column[Any],
+    amount: sa.ColumnElement[Any],
     groups: Sequence[sa.ColumnElement[Any]],
     source: sa.FromClause,
     where: list[sa.ColumnElement[bool]],
