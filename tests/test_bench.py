@@ -1,4 +1,5 @@
-"""The ingest benchmark measures what it says: the memory store against the same plain records."""
+"""The benchmarks measure what they say: ingest (the memory store against the same plain records)
+and funnel (crmkit, hand-written SQL and the Python references give the same answers)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import attrs
 import pytest
 
 from crmkit.demo import generate_customers
@@ -46,3 +48,32 @@ def test_a_baseline_that_builds_other_records_is_caught(
     monkeypatch.setattr(ingest, "plain_record", lambda c: {**plain(c), "name": "?"})
     with pytest.raises(SystemExit, match="different records"):
         ingest.time_memory(customers, (2, 4), 1)
+
+
+@pytest.fixture(scope="module")
+def funnel_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_funnel", ROOT / "bench" / "funnel.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_funnel_bench_compares_equal_answers(funnel_bench: ModuleType, tmp_path: Path) -> None:
+    # run() stops when crmkit, the hand-written SQL and (at this size) the Python references
+    # do not give the same funnel and channel report.
+    found = funnel_bench.run(300, tmp_path, 1, 300)
+    assert found["size"] == found["python_size"] == 300
+    assert found["stage_rows"] > 300
+    assert found["ratio"] > 0
+    assert found["python_ratio"] > 0
+
+
+def test_a_hand_sql_answer_that_differs_is_caught(
+    funnel_bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hand = funnel_bench.hand_channels
+    monkeypatch.setattr(funnel_bench, "hand_channels", lambda c: attrs.evolve(hand(c), leads=-1))
+    with pytest.raises(SystemExit, match="different answers"):
+        funnel_bench.run(50, tmp_path, 1, 50)

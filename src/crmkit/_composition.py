@@ -82,4 +82,5 @@ register(
     attribute="opportunities",
     memory=MemoryOpportunities,
     sql="crmkit.storage.sql._pipeline:SqlOpportunities",
+    sql_tables="crmkit.storage.sql._pipeline_tables:opportunity_tables",
 )

@@ -100,7 +100,7 @@ def test_upgrading_an_empty_database_builds_what_create_all_builds(
     _drop(engine, prefix)
     SqlStore(engine, tables=build_tables(prefix=prefix)).create_all()
     assert _schema(engine, prefix) == migrated
-    assert len(migrated) == 10
+    assert len(migrated) == 11
     # create_all records the revision, so migrations carry on from there.
     assert migrate.current(engine, prefix=prefix) == migrate.head()
 
@@ -246,7 +246,7 @@ def test_a_migration_on_a_connection_outside_a_transaction_is_committed(
         migrate.upgrade(connection, prefix=prefix)
         assert not connection.in_transaction()
     assert migrate.current(engine, prefix=prefix) == migrate.head()
-    assert len(_schema(engine, prefix)) == 10
+    assert len(_schema(engine, prefix)) == 11
 
 
 def test_tables_made_without_migrations_are_recognised_and_adopted_by_stamping(
@@ -292,10 +292,10 @@ def test_upgrade_never_goes_back_nor_downgrade_forward(engine: sa.Engine, prefix
     migrate.upgrade(engine, prefix=prefix)
     for older in ("0001", "base"):
         with pytest.raises(
-            ValidationError, match=f"revision: .* are at revision 0006, past {older}"
+            ValidationError, match=f"revision: .* are at revision 0007, past {older}"
         ):
             migrate.upgrade(engine, prefix=prefix, revision=older)
-    assert migrate.current(engine, prefix=prefix) == "0006"
+    assert migrate.current(engine, prefix=prefix) == "0007"
     migrate.downgrade(engine, prefix=prefix, revision="0001")
     with pytest.raises(ValidationError, match="at revision 0001, before 0002.*crmkit migrate"):
         migrate.downgrade(engine, prefix=prefix, revision="0002")
@@ -421,3 +421,40 @@ def test_events_written_after_the_event_counter_upgrade_follow_every_older_one_o
     with engine.connect() as connection:
         found = connection.execute(sa.select(counters).order_by(counters.c.tenant_id)).all()
     assert [tuple(r) for r in found] == [("default", 3, 12), ("other", 0, 2)]
+
+
+def test_0007_fills_the_stage_rows_from_the_histories_already_stored(
+    engine: sa.Engine, prefix: str
+) -> None:
+    from crmkit.pipeline import funnel, lose, move, open_opportunity, transactional_pipeline
+
+    quick = transactional_pipeline()
+    at = pendulum.datetime(2026, 3, 2, 9)
+    store = SqlStore(engine, tables=build_tables(prefix=prefix))
+    store.create_all()
+    acme = Customer(name="Acme", owner_id="li")
+    deals = []
+    for n in range(3):
+        deal, _ = open_opportunity(
+            quick,
+            at=at.add(minutes=n),
+            name=f"deal {n}",
+            customer_id=acme.id,
+            owner_id="li",
+            amount=crmkit.Money("100", "CNY"),
+            expected_close=pendulum.date(2026, 6, 30),
+            quote="Q-1",
+        )
+        deals.append(deal)
+    move(deals[0], quick, "quoted", at=at.add(days=1, microseconds=7))
+    lose(deals[1], quick, at=at.add(days=2), reason="price")
+    crm = crmkit.CRM(store)
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add(acme)
+        uow.opportunities.add_many(deals)
+    migrate.downgrade(engine, prefix=prefix, revision="0006")
+    assert f"{prefix}opportunity_stages" not in sa.inspect(engine).get_table_names()
+    migrate.upgrade(engine, prefix=prefix)
+    with crm.unit_of_work(actor="li", read_only=True) as uow:
+        assert uow.opportunities.funnel(quick) == funnel(deals, quick)
+        assert uow.opportunities.funnel(quick).stages[0].reached == 3

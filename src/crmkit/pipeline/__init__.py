@@ -46,6 +46,7 @@ from crmkit.pipeline._assignment import (
     RoundRobin,
     Snapshot,
 )
+from crmkit.pipeline._channels import ChannelReport, ChannelRow, channel_report
 from crmkit.pipeline._conversion import (
     Conversion,
     CustomerMatch,
@@ -144,6 +145,8 @@ __all__ = [
     "ByTerritory",
     "ByWorkload",
     "Chain",
+    "ChannelReport",
+    "ChannelRow",
     "Conversion",
     "CustomerMatch",
     "DealContact",
@@ -186,6 +189,7 @@ __all__ = [
     "assign_lead",
     "assign_leads",
     "b2b_pipeline",
+    "channel_report",
     "convert_lead",
     "create_opportunity",
     "disqualify_lead",

@@ -6,14 +6,27 @@ The memory store's special queries are here; the SQL store's are in
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
 import pendulum
 
+from crmkit._rates import ExchangeRates
 from crmkit.errors import ValidationError
-from crmkit.pipeline import AssignmentBook, Lead, LeadStatus, Opportunity
+from crmkit.pipeline import (
+    AssignmentBook,
+    ChannelReport,
+    Funnel,
+    Lead,
+    LeadStatus,
+    Opportunity,
+    Pipeline,
+    channel_report,
+    funnel,
+)
 from crmkit.storage._aggregates import Aggregate, Parent
 from crmkit.storage._arguments import a_key, a_limit, a_page, an_id, an_instant
 from crmkit.storage.memory import MemoryRecords
@@ -118,6 +131,38 @@ class LeadRepository(Protocol):
         """The leads `owner_id` owns, in id order, after `after`, at most `limit`."""
         ...
 
+    def channel_report(
+        self,
+        pipelines: Pipeline | Iterable[Pipeline],
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        owner: str | None = None,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> ChannelReport:
+        """Leads, conversion and won revenue per source channel, over the tenant's leads and deals.
+
+        The same answer as `crmkit.pipeline.channel_report` over every lead and opportunity
+        of the tenant (see it for the meaning of each figure and filter); SQL stores compute
+        it inside the database.
+
+        Examples:
+            >>> import crmkit
+            >>> from crmkit.pipeline import Lead, b2b_pipeline
+            >>> crm = crmkit.open("memory://")
+            >>> with crm.unit_of_work(actor="li", tenant="acme") as uow:
+            ...     uow.leads.add(Lead(name="Zhao Lei", source="website"))
+            ...     report = uow.leads.channel_report(b2b_pipeline())
+            >>> [(c.channel, c.leads, c.converted) for c in report.channels]
+            [('website', 1, 0)]
+
+        Raises:
+            ValidationError: as `crmkit.pipeline.channel_report`.
+            MissingRate: a rate needed to convert a revenue is missing.
+        """
+        ...
+
 
 class OpportunityRepository(Protocol):
     """The opportunities of one tenant, as one unit of work sees them.
@@ -185,6 +230,50 @@ class OpportunityRepository(Protocol):
         self, owner_id: str, *, after: UUID | None = None, limit: int | None = None
     ) -> list[Opportunity]:
         """The opportunities `owner_id` owns, in id order, after `after`, at most `limit`."""
+        ...
+
+    def funnel(
+        self,
+        pipeline: Pipeline,
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        owner: str | None = None,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+        threshold: Decimal = Decimal("0.15"),
+    ) -> Funnel:
+        """The funnel of `pipeline` over the tenant's opportunities.
+
+        The same answer as `crmkit.pipeline.funnel` over every opportunity of the tenant (see
+        it for the meaning of each figure and filter); SQL stores compute it inside the
+        database, from one row per stage-history entry, so that Python reads a few rows per
+        stage whatever the number of deals.
+
+        Examples:
+            >>> import datetime as dt, pendulum
+            >>> import crmkit
+            >>> from crmkit import Money
+            >>> from crmkit.customers import Customer
+            >>> from crmkit.pipeline import open_opportunity, transactional_pipeline, win
+            >>> crm, p = crmkit.open("memory://"), transactional_pipeline()
+            >>> acme = Customer(name="Acme", owner_id="li")
+            >>> deal, _ = open_opportunity(
+            ...     p, at=pendulum.datetime(2026, 3, 2), name="10 seats", customer_id=acme.id,
+            ...     owner_id="li", amount=Money("900", "CNY"), expected_close=dt.date(2026, 3, 9),
+            ...     quote="Q-7")
+            >>> _ = win(deal, p, at=pendulum.datetime(2026, 3, 3))
+            >>> with crm.unit_of_work(actor="li", tenant="acme") as uow:
+            ...     uow.customers.add(acme)
+            ...     uow.opportunities.add(deal)
+            ...     f = uow.opportunities.funnel(p)
+            >>> [(s.key, s.reached, s.current, str(s.value)) for s in f.stages][-1]
+            ('won', 1, 1, '900.00 CNY')
+
+        Raises:
+            ValidationError: as `crmkit.pipeline.funnel`.
+            MissingRate: a rate needed for a stage value is missing.
+        """
         ...
 
 
@@ -294,6 +383,31 @@ class MemoryLeads(MemoryRecords[Lead]):
         )
         return self._load(keys[:limit])
 
+    def channel_report(
+        self,
+        pipelines: Pipeline | Iterable[Pipeline],
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        owner: str | None = None,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> ChannelReport:
+        """See `LeadRepository.channel_report`: the reference over the tenant's records."""
+        self._uow._check_open()
+        deals = self._uow.repository(OPPORTUNITIES)
+        assert isinstance(deals, MemoryOpportunities)  # noqa: S101 (registered together)
+        return channel_report(
+            self._all(),
+            deals._all(),
+            pipelines,
+            start=start,
+            end=end,
+            owner=owner,
+            rates=rates,
+            currency=currency,
+        )
+
     def _all(self) -> list[Lead]:
         return [self._from(key, record) for key, record in self._uow._scan(self._name)]
 
@@ -321,3 +435,30 @@ class MemoryOpportunities(MemoryRecords[Opportunity]):
             if r.row["owner_id"] == owner_id and (after is None or k > after)
         )
         return self._load(keys[:limit])
+
+    def funnel(
+        self,
+        pipeline: Pipeline,
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        owner: str | None = None,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+        threshold: Decimal = Decimal("0.15"),
+    ) -> Funnel:
+        """See `OpportunityRepository.funnel`: the reference over the tenant's records."""
+        self._uow._check_open()
+        return funnel(
+            self._all(),
+            pipeline,
+            start=start,
+            end=end,
+            owner=owner,
+            rates=rates,
+            currency=currency,
+            threshold=threshold,
+        )
+
+    def _all(self) -> list[Opportunity]:
+        return [self._from(key, record) for key, record in self._uow._scan(self._name)]

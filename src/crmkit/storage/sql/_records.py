@@ -388,6 +388,16 @@ class SqlRecords(Repository[T]):
             query = query.with_for_update()
         return self._connection.scalar(query) is not None
 
+    def _delete_projections(self, ids: sa.Select[Any]) -> None:
+        """Delete the rows other tables keep for the records `ids` selects (none here).
+
+        A repository that keeps rows derived from its records in tables of its own (as
+        opportunities keep their stage rows) deletes them here when a parent's removal takes
+        the records with it: the foreign keys cascade, but a host's SQLite engine may not
+        enforce them.
+        """
+        del ids
+
     def _delete_if(self, key: UUID, version: int) -> bool:
         table = self._table
         done = self._connection.execute(
@@ -404,6 +414,11 @@ class SqlRecords(Repository[T]):
             table = self._t.table(child.table)
             assert child.parent is not None  # noqa: S101 (children have a parent)
             whose = table.c[child.parent.field].in_(parents)
+            repository = self._uow.repository(child)
+            if isinstance(repository, SqlRecords):
+                repository._delete_projections(
+                    sa.select(table.c.id).where(self._mine(table), whose)
+                )
             if self._uow._store.children(child.table):
                 ids = list(
                     self._connection.scalars(sa.select(table.c.id).where(self._mine(table), whose))
