@@ -76,6 +76,7 @@ def test_crmkit_demo_fills_an_sqlite_file_and_says_what_it_did(
         "lost: ",
         "won: ",
         "Funnel of B2B sales (14 deals, values in CNY)",
+        "Channels:",
     ):
         assert section in out
     with sqlite3.connect(path) as db:

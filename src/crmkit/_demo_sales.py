@@ -38,7 +38,6 @@ from crmkit.pipeline import (
     convert_lead,
     find_customer_matches,
     follow_up_lead,
-    funnel,
     lose_opportunity,
     move_opportunity,
     reclaim_leads,
@@ -237,8 +236,8 @@ def _step(
 def _print_funnel(crm: crmkit.CRM, pipelines: Pipelines, out: Callable[[str], object]) -> None:
     b2b = pipelines.get("b2b")
     with crm.unit_of_work(actor="manager", read_only=True) as uow:
-        deals = uow.opportunities.page(limit=10_000)
-    report = funnel(deals, b2b)
+        report = uow.opportunities.funnel(b2b)  # computed inside SQLite
+        channels = uow.leads.channel_report(b2b)
     out(f"\nFunnel of {b2b.name} ({report.opportunities} deals, values in {report.currency}):")
     out(f"  {'stage':<15}{'reached':>8}{'now':>5}{'value':>14}{'to next':>9}{'avg days':>10}")
     for s in report.stages:
@@ -252,3 +251,8 @@ def _print_funnel(crm: crmkit.CRM, pipelines: Pipelines, out: Callable[[str], ob
         out(
             f"  warning: {w.from_stage} -> {w.to_stage} converts {w.rate:.0%} (< {w.threshold:.0%})"
         )
+    out("\nChannels:")
+    out(f"  {'channel':<13}{'leads':>6}{'converted':>10}{'won':>5}{'revenue':>14}")
+    for c in channels.channels:
+        revenue = "" if c.revenue is None else f"{c.revenue.amount:,.2f}"
+        out(f"  {c.channel:<13}{c.leads:>6}{c.converted:>10}{c.won:>5}{revenue:>14}")
