@@ -226,3 +226,44 @@ def test_any_amount_of_money_reads_back_equal(backend: Backend, amount: Money) -
         uow.opportunities.add(deal)
     with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
         assert uow.opportunities.get(deal.id) == deal
+
+
+def test_leads_due_for_reclaim_are_found_through_the_reclaim_index(backend: Backend) -> None:
+    """The query `due` sends is planned as a range scan of ``ix_<prefix>leads_reclaim``."""
+    if not backend.is_sql:
+        pytest.skip("the memory store has no query plans")
+    import sqlalchemy as sa
+
+    crm = backend.fresh()
+    owned = [an_owned_lead(reclaim_at=T0.add(days=300 + i)) for i in range(3000)]
+    due = [an_owned_lead(reclaim_at=T0.add(hours=i)) for i in range(5)]
+    with crm.unit_of_work(actor="li", tenant="acme") as uow:
+        uow.leads.add_many(owned + due)
+    store = crm.store
+    engine: sa.Engine = store.engine  # type: ignore[attr-defined]
+    table = store.tables.leads  # type: ignore[attr-defined]
+    sent: list[tuple[str, object]] = []
+
+    def keep(*args: object) -> None:
+        statement, parameters = args[2], args[3]
+        if "reclaim_at" in str(statement) and str(statement).lstrip().upper().startswith("SELECT"):
+            sent.append((str(statement), parameters))
+
+    with engine.connect() as connection:
+        analyze = {
+            "sqlite": "ANALYZE",
+            "postgresql": f"ANALYZE {table.name}",
+        }.get(engine.dialect.name, f"ANALYZE TABLE {table.name}")
+        connection.exec_driver_sql(analyze)
+        connection.commit()
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
+            assert [x.id for x in uow.leads.due(T0.add(days=1))] == [x.id for x in due]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    statement, parameters = sent[-1]
+    explain = {"sqlite": "EXPLAIN QUERY PLAN "}.get(engine.dialect.name, "EXPLAIN ")
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql(explain + statement, parameters).all()  # type: ignore[arg-type]
+    assert f"ix_{table.name}_reclaim" in " ".join(str(part) for row in plan for part in row)
