@@ -189,9 +189,9 @@ def upgrade() -> None:
     for table, wanted in _INDEXES.items():
         name = f"{prefix}{table}"
         present = {i["name"] for i in inspector.get_indexes(name, schema)}
-        for index, columns in wanted.items():
+        for index, indexed in wanted.items():
             if f"ix_{name}_{index}" not in present:
-                op.create_index(f"ix_{name}_{index}", name, columns, schema=schema)
+                op.create_index(f"ix_{name}_{index}", name, indexed, schema=schema)
 
 
 def downgrade() -> None:
