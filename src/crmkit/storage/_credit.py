@@ -108,7 +108,7 @@ CREDIT_NOTES: Aggregate[CreditNote] = Aggregate(
 )
 """The credit notes."""
 
-_ENTRY = "cannot change: an entry is never edited (a correction is a new entry)"
+_ENTRY = "cannot change: an entry is never edited, a correction is a new entry"
 
 LEDGER_ENTRIES: Aggregate[LedgerEntry] = Aggregate(
     LedgerEntry,
@@ -250,6 +250,10 @@ class InvoiceRepository(Protocol):
             NotFound: its account does not exist in this tenant.
             DuplicateError: its id is taken in this tenant.
         """
+        ...
+
+    def add_many(self, invoices: Iterable[Invoice]) -> None:
+        """Store many new invoices at once; all or none, like `add` for each."""
         ...
 
     def get(self, invoice_id: UUID) -> Invoice:
