@@ -25,6 +25,10 @@ CAPABILITIES = {
         "crmkit.pipeline",
         ("crmkit.storage._pipeline", "crmkit.storage.sql._pipeline"),
     ),
+    "credit": (
+        "crmkit.credit",
+        ("crmkit.storage._credit", "crmkit.storage.sql._credit"),
+    ),
 }
 # Not the core: the composition root, and the apps and helpers built on the capabilities.
 WIRING_AND_APPS = {

@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 PUBLIC = {
     "crmkit": "crmkit.md",
+    "crmkit.credit": "credit.md",
     "crmkit.customers": "customers.md",
     "crmkit.pipeline": "pipeline.md",
     "crmkit.storage": "storage.md",

@@ -80,8 +80,8 @@ class LedgerLaw(RuleBasedStateMachine):
         self.crm = self.backend.fresh(clock=self.clock)
         self.keys = 0
         self.calls: list[Callable[[UnitOfWork], Any]] = []
-        self.orders: list[UUID] = []
-        self.invoices: list[UUID] = []
+        self.orders: list[tuple[UUID, UUID]] = []  # (account, order)
+        self.invoices: list[tuple[UUID, UUID]] = []  # (account, invoice)
         self.accounts: list[CreditAccount] = []
         for name in ("Acme", "Globex"):
             with self.crm.unit_of_work(actor="law") as uow:
@@ -121,23 +121,26 @@ class LedgerLaw(RuleBasedStateMachine):
         account, key = pick(self.accounts, which), self.key()
         order = self.call(lambda uow: place_order(uow, account.id, amount, key=key))
         if order is not None:
-            self.orders.append(order.id)
+            self.orders.append((account.id, order.id))
 
     @rule(which=picks, amount=st.none() | cents, days=st.integers(-5, 40))
     def invoice(self, which: int, amount: Money | None, days: int) -> None:
-        order, key = pick(self.orders, which), self.key()
-        if order is None:
+        chosen, key = pick(self.orders, which), self.key()
+        if chosen is None:
             return
+        account, order = chosen
         due = self.clock.now().date().add(days=days)
-        made = self.call(lambda uow: invoice_order(uow, order, key=key, due=due, amount=amount))
+        made = self.call(
+            lambda uow: invoice_order(uow, account, order, key=key, due=due, amount=amount)
+        )
         if made is not None:
-            self.invoices.append(made.id)
+            self.invoices.append((account, made.id))
 
     @rule(which=picks)
     def cancel(self, which: int) -> None:
-        order, key = pick(self.orders, which), self.key()
-        if order is not None:
-            self.call(lambda uow: cancel_order(uow, order, key=key))
+        chosen, key = pick(self.orders, which), self.key()
+        if chosen is not None:
+            self.call(lambda uow: cancel_order(uow, *chosen, key=key))
 
     @rule(which=picks, amount=cents, parts=st.lists(st.tuples(picks, cents), max_size=3))
     def pay(self, which: int, amount: Money, parts: list[tuple[int, Money]]) -> None:
@@ -146,7 +149,7 @@ class LedgerLaw(RuleBasedStateMachine):
         for n, part in parts:
             invoice = pick(self.invoices, n)
             if invoice is not None:
-                allocations[invoice] = part
+                allocations[invoice[1]] = part
         self.call(
             lambda uow: record_payment(uow, account.id, amount, key=key, allocations=allocations)
         )
@@ -155,12 +158,13 @@ class LedgerLaw(RuleBasedStateMachine):
     def allocate_credit(self, which: int, invoice: int, amount: Money) -> None:
         account, chosen, key = pick(self.accounts, which), pick(self.invoices, invoice), self.key()
         if chosen is not None:
-            self.call(lambda uow: allocate(uow, account.id, chosen, amount, key=key))
+            self.call(lambda uow: allocate(uow, account.id, chosen[1], amount, key=key))
 
     @rule(which=picks, invoice=st.none() | picks, amount=cents)
     def credit_note(self, which: int, invoice: int | None, amount: Money) -> None:
         account, key = pick(self.accounts, which), self.key()
-        chosen = None if invoice is None else pick(self.invoices, invoice)
+        found = None if invoice is None else pick(self.invoices, invoice)
+        chosen = None if found is None else found[1]
         self.call(
             lambda uow: issue_credit_note(
                 uow, account.id, amount, key=key, reason="law", invoice_id=chosen
@@ -171,7 +175,7 @@ class LedgerLaw(RuleBasedStateMachine):
     def write_off_one(self, invoice: int) -> None:
         chosen, key = pick(self.invoices, invoice), self.key()
         if chosen is not None:
-            self.call(lambda uow: write_off(uow, chosen, key=key))
+            self.call(lambda uow: write_off(uow, *chosen, key=key))
 
     @rule(days=st.integers(0, 20))
     def time_passes(self, days: int) -> None:

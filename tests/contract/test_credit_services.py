@@ -222,9 +222,17 @@ def test_an_order_in_another_currency_is_converted_at_the_dated_rate_kept_on_the
 def test_an_order_is_invoiced_in_parts_and_its_rest_cancelled(crm: crmkit.CRM) -> None:
     account = opened(crm)
     order = run(crm, lambda uow: place_order(uow, account.id, cny(1000), key="PO-1"))
-    first = run(crm, lambda uow: invoice_order(uow, order.id, key="I-1", due=DUE, amount=cny(300)))
+    first = run(
+        crm,
+        lambda uow: invoice_order(uow, account.id, order.id, key="I-1", due=DUE, amount=cny(300)),
+    )
     assert (
-        run(crm, lambda uow: invoice_order(uow, order.id, key="I-1", due=DUE, amount=cny(300)))
+        run(
+            crm,
+            lambda uow: invoice_order(
+                uow, account.id, order.id, key="I-1", due=DUE, amount=cny(300)
+            ),
+        )
         == first
     )
     assert (first.amount, first.order_id, first.status, first.due) == (
@@ -235,21 +243,26 @@ def test_an_order_is_invoiced_in_parts_and_its_rest_cancelled(crm: crmkit.CRM) -
     )
     assert figures(balanced(crm, account.id)) == ("700.00", "300.00", "0.00")
     with pytest.raises(ValidationError, match="amount: 800.00 CNY is more than the 700.00 CNY"):
-        run(crm, lambda uow: invoice_order(uow, order.id, key="I-2", due=DUE, amount=cny(800)))
+        run(
+            crm,
+            lambda uow: invoice_order(
+                uow, account.id, order.id, key="I-2", due=DUE, amount=cny(800)
+            ),
+        )
     with crm.unit_of_work(actor="li", read_only=True) as uow:
         assert uow.orders.get(order.id).status is OrderStatus.PARTLY_INVOICED
         assert uow.invoices.count() == 1
-    cancelled = run(crm, lambda uow: cancel_order(uow, order.id, key="C-1"))
+    cancelled = run(crm, lambda uow: cancel_order(uow, account.id, order.id, key="C-1"))
     assert (cancelled.status, cancelled.cancelled, cancelled.open_amount) == (
         OrderStatus.INVOICED,
         cny(700),
         cny(0),
     )
-    assert run(crm, lambda uow: cancel_order(uow, order.id, key="C-1")) == cancelled
+    assert run(crm, lambda uow: cancel_order(uow, account.id, order.id, key="C-1")) == cancelled
     with pytest.raises(ValidationError, match="nothing to cancel"):
-        run(crm, lambda uow: cancel_order(uow, order.id, key="C-2"))
+        run(crm, lambda uow: cancel_order(uow, account.id, order.id, key="C-2"))
     with pytest.raises(ValidationError, match="nothing to invoice"):
-        run(crm, lambda uow: invoice_order(uow, order.id, key="I-3", due=DUE))
+        run(crm, lambda uow: invoice_order(uow, account.id, order.id, key="I-3", due=DUE))
     assert figures(balanced(crm, account.id)) == ("0.00", "300.00", "0.00")
     kinds = [e.kind for e in state(crm, account.id)[1]]
     assert kinds == [EntryKind.RESERVE, EntryKind.POST, EntryKind.VOID]
@@ -258,11 +271,11 @@ def test_an_order_is_invoiced_in_parts_and_its_rest_cancelled(crm: crmkit.CRM) -
 def test_an_order_cancelled_before_any_invoice_is_cancelled(crm: crmkit.CRM) -> None:
     account = opened(crm)
     order = run(crm, lambda uow: place_order(uow, account.id, cny(50), key="PO-1"))
-    assert run(crm, lambda uow: cancel_order(uow, order.id, key="C")).status is (
+    assert run(crm, lambda uow: cancel_order(uow, account.id, order.id, key="C")).status is (
         OrderStatus.CANCELLED
     )
     whole = run(crm, lambda uow: place_order(uow, account.id, cny(70), key="PO-2"))
-    invoice = run(crm, lambda uow: invoice_order(uow, whole.id, key="I", due=DUE))
+    invoice = run(crm, lambda uow: invoice_order(uow, account.id, whole.id, key="I", due=DUE))
     assert invoice.amount == cny(70)
     with crm.unit_of_work(actor="li", read_only=True) as uow:
         assert uow.orders.get(whole.id).status is OrderStatus.INVOICED
@@ -278,7 +291,7 @@ def invoiced(crm: crmkit.CRM, account: CreditAccount, *amounts: int) -> list[Any
 
         def work(uow: UnitOfWork, n: int = n, amount: int = amount) -> Any:
             order = place_order(uow, account.id, cny(amount), key=f"PO-{account.id}-{n}")
-            return invoice_order(uow, order.id, key=f"INV-{account.id}-{n}", due=DUE)
+            return invoice_order(uow, account.id, order.id, key=f"INV-{account.id}-{n}", due=DUE)
 
         found.append(run(crm, work))
     return found
@@ -417,15 +430,15 @@ def test_writing_off_voids_an_invoices_rest_once(crm: crmkit.CRM) -> None:
         crm,
         lambda uow: record_payment(uow, account.id, cny(25), key="P", allocations={a.id: cny(25)}),
     )
-    gone = run(crm, lambda uow: write_off(uow, a.id, key="W"))
-    assert run(crm, lambda uow: write_off(uow, a.id, key="W")) == gone
+    gone = run(crm, lambda uow: write_off(uow, account.id, a.id, key="W"))
+    assert run(crm, lambda uow: write_off(uow, account.id, a.id, key="W")) == gone
     assert (gone.status, gone.written_off, gone.balance) == (
         InvoiceStatus.WRITTEN_OFF,
         cny(75),
         cny(0),
     )
     with pytest.raises(ValidationError, match="nothing to write off"):
-        run(crm, lambda uow: write_off(uow, a.id, key="W2"))
+        run(crm, lambda uow: write_off(uow, account.id, a.id, key="W2"))
     assert figures(balanced(crm, account.id)) == ("0.00", "0.00", "0.00")
 
 
@@ -479,7 +492,7 @@ def test_a_key_is_one_call_whichever_service_repeats_it(crm: crmkit.CRM) -> None
     account = opened(crm)
     order = run(crm, lambda uow: place_order(uow, account.id, cny(10), key="same"))
     with pytest.raises(ValidationError, match="'same' was used for another call \\(place_order"):
-        run(crm, lambda uow: cancel_order(uow, order.id, key="same"))
+        run(crm, lambda uow: cancel_order(uow, account.id, order.id, key="same"))
     with pytest.raises(ValidationError, match="'same' was used for another call"):
         run(crm, lambda uow: record_payment(uow, account.id, cny(10), key="same"))
     assert figures(balanced(crm, account.id)) == ("10.00", "0.00", "0.00")

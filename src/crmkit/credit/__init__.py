@@ -23,7 +23,8 @@ Examples:
     ...     uow.customers.add(acme := Customer(name="Acme", owner_id="li"))
     ...     account = open_account(uow, acme.id, Money("50000", "CNY"), key="open")
     ...     order = place_order(uow, account.id, Money("3000", "CNY"), key="PO-1")
-    ...     invoice = invoice_order(uow, order.id, key="INV-1", due=dt.date(2026, 12, 31))
+    ...     invoice = invoice_order(uow, account.id, order.id, key="INV-1",
+    ...                             due=dt.date(2026, 12, 31))
     ...     _ = record_payment(uow, account.id, Money("3500", "CNY"), key="BANK-1",
     ...                        allocations={invoice.id: Money("3000", "CNY")})
     ...     account = uow.credit_accounts.get(account.id)

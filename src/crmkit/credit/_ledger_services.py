@@ -11,6 +11,13 @@ always in that order. It then writes its entries, the account's new balances and
 together. Two workers racing with one key: the second waits for the account, then finds the
 operation; where they would still collide (two accounts, one key), the operation's unique key
 refuses the second, which `crmkit.CRM.run` runs again, and it then finds the first.
+
+That is why the services that change a document take its account too: they lock the account
+before reading anything. On MariaDB/MySQL every plain read of a transaction sees the snapshot
+of its first one, so a read before the lock (of the document, to find its account) would hide
+what the previous holder of the lock committed, such as the operation of a raced key. For the
+same reason, call a service before any other read of its unit of work, or run it alone with
+`crmkit.CRM.run`.
 """
 
 from __future__ import annotations
@@ -200,8 +207,12 @@ class _Operation:
         self.entries.append(made)
         return made
 
-    def finish(self, document: DocumentKind, document_id: UUID) -> None:
-        """Write the entries, the account and the operation (after the documents)."""
+    def finish(self, document: DocumentKind, document_id: UUID, *, account: bool = True) -> None:
+        """Write the operation, the entries and (unless `account` is false) the account.
+
+        Called after the documents are written; the account comes last, so that the change log
+        shows each operation's entries before the balances they add up to.
+        """
         uow = self.uow
         operation = CreditOperation(
             account_id=self.account.id,
@@ -222,7 +233,8 @@ class _Operation:
             raise ConcurrencyError("credit_operation", operation.key, None) from e
         if self.entries:
             uow.ledger_entries.add_many(self.entries)
-        uow.credit_accounts.update(self.account)
+        if account:
+            uow.credit_accounts.update(self.account)
 
 
 def _begin(
@@ -241,13 +253,6 @@ def _same_call(done: CreditOperation, service: str, request: str, account_id: UU
         raise ValidationError.of(
             "key", f"{done.key!r} was used for another call ({done.service}, at {done.at})"
         )
-
-
-def _account_of(repository: Any, key: UUID) -> UUID:  # noqa: ANN401
-    """The account a document belongs to (which never changes: a plain read does)."""
-    found: Any = repository.get(key)
-    account_id: UUID = found.account_id
-    return account_id
 
 
 def _mine(document: Any, account: CreditAccount, name: str) -> None:  # noqa: ANN401
@@ -301,7 +306,7 @@ def open_account(
     account = CreditAccount(customer_id=customer, base_limit=limit, opened_at=uow.now())
     uow.credit_accounts.add(account)
     operation = _Operation(uow, account, key, "open_account", request)
-    operation.finish(DocumentKind.ACCOUNT, account.id)
+    operation.finish(DocumentKind.ACCOUNT, account.id, account=False)  # just added
     return account
 
 
@@ -371,6 +376,7 @@ def place_order(
 
 def invoice_order(
     uow: UnitOfWork,
+    account_id: UUID,
     order_id: UUID,
     *,
     key: str,
@@ -382,6 +388,7 @@ def invoice_order(
 
     Args:
         uow: the unit of work.
+        account_id: the order's account (locked first).
         order_id: the order, with something open.
         key: the idempotency key.
         due: the invoice's due date.
@@ -389,21 +396,22 @@ def invoice_order(
         reference: the host's invoice number.
 
     Raises:
-        NotFound: no such order.
-        ValidationError: an argument is bad, the amount is more than is open, or `key` was
-            used for another call; nothing is written.
+        NotFound: no such account or order.
+        ValidationError: an argument is bad, the order is another account's, the amount is
+            more than is open, or `key` was used for another call; nothing is written.
     """
+    account_key = _an_id(account_id, "account_id")
     order_key = _an_id(order_id, "order_id")
     key = _a_key(key)
     due = _a_date(due, "due")
     part = None if amount is None else _positive(amount, "amount")
     reference = _optional_text(reference, "reference", _reference)
-    request = _digest(order_key, due, part, reference)
-    account_id = _account_of(uow.orders, order_key)
-    run, done = _begin(uow, account_id, key, "invoice_order", request)
+    request = _digest(account_key, order_key, due, part, reference)
+    run, done = _begin(uow, account_key, key, "invoice_order", request)
     if done is not None:
         return uow.invoices.get(done.document_id)
     order = uow.orders.lock(order_key)
+    _mine(order, run.account, "order_id")
     posted = order.open_amount if part is None else part
     if posted.amount == 0:
         raise ValidationError.of("order_id", f"the order is {order.status}; nothing to invoice")
@@ -423,20 +431,22 @@ def invoice_order(
     return invoice
 
 
-def cancel_order(uow: UnitOfWork, order_id: UUID, *, key: str) -> Order:
+def cancel_order(uow: UnitOfWork, account_id: UUID, order_id: UUID, *, key: str) -> Order:
     """Cancel what is still open of an order: voids it (open orders down).
 
     Raises:
-        NotFound: no such order.
-        ValidationError: nothing of the order is open, or `key` was used for another call.
+        NotFound: no such account or order.
+        ValidationError: the order is another account's, nothing of it is open, or `key` was
+            used for another call; nothing is written.
     """
+    account_key = _an_id(account_id, "account_id")
     order_key = _an_id(order_id, "order_id")
     key = _a_key(key)
-    account_id = _account_of(uow.orders, order_key)
-    run, done = _begin(uow, account_id, key, "cancel_order", _digest(order_key))
+    run, done = _begin(uow, account_key, key, "cancel_order", _digest(account_key, order_key))
     if done is not None:
         return uow.orders.get(order_key)
     order = uow.orders.lock(order_key)
+    _mine(order, run.account, "order_id")
     rest = order.cancel()
     run.entry(EntryKind.VOID, DocumentKind.ORDER, order.id, rest, orders=-1)
     uow.orders.update(order)
@@ -647,20 +657,22 @@ def issue_credit_note(
     return note
 
 
-def write_off(uow: UnitOfWork, invoice_id: UUID, *, key: str) -> Invoice:
+def write_off(uow: UnitOfWork, account_id: UUID, invoice_id: UUID, *, key: str) -> Invoice:
     """Write off what is left to pay of an invoice: voids it (unpaid invoices down).
 
     Raises:
-        NotFound: no such invoice.
-        ValidationError: nothing is left to pay, or `key` was used for another call.
+        NotFound: no such account or invoice.
+        ValidationError: the invoice is another account's, nothing is left to pay, or `key`
+            was used for another call; nothing is written.
     """
+    account_key = _an_id(account_id, "account_id")
     invoice_key = _an_id(invoice_id, "invoice_id")
     key = _a_key(key)
-    account_id = _account_of(uow.invoices, invoice_key)
-    run, done = _begin(uow, account_id, key, "write_off", _digest(invoice_key))
+    run, done = _begin(uow, account_key, key, "write_off", _digest(account_key, invoice_key))
     if done is not None:
         return uow.invoices.get(invoice_key)
     invoice = uow.invoices.lock(invoice_key)
+    _mine(invoice, run.account, "invoice_id")
     rest = invoice.write_off()
     run.entry(EntryKind.VOID, DocumentKind.INVOICE, invoice.id, rest, invoices=-1)
     uow.invoices.update(invoice)

@@ -362,6 +362,10 @@ class CreditOperationRepository(Protocol):
         """
         ...
 
+    def count(self) -> int:
+        """How many operations the tenant has."""
+        ...
+
     def by_key(self, key: str) -> CreditOperation | None:
         """The operation stored under the idempotency key `key`, if any."""
         ...
