@@ -9,8 +9,10 @@ checked read on the memory store), so that writers of one customer queue instead
 and only then reads what it decides from; the documents it changes are locked after the account,
 always in that order. It then writes its entries, the account's new balances and the operation
 together. Two workers racing with one key: the second waits for the account, then finds the
-operation; where they would still collide (two accounts, one key), the operation's unique key
-refuses the second, which `crmkit.CRM.run` runs again, and it then finds the first.
+operation. Where they would still collide (one key for calls on two accounts), the operation's
+unique key refuses the second: on a SQL store its insert fails and `crmkit.CRM.run` runs it
+again, when it finds the first and is refused as another call; the memory store refuses its
+commit with `DuplicateError`.
 
 That is why the services that change a document take its account too: they lock the account
 before reading anything. On MariaDB/MySQL every plain read of a transaction sees the snapshot
@@ -25,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -126,7 +129,7 @@ def _digest(*parts: object) -> str:
 @attrs.frozen
 class _Conversion:
     original: Money
-    rate: Any
+    rate: Decimal
     on: dt.date
 
 
