@@ -9,9 +9,27 @@ nothing else of the core.
 from __future__ import annotations
 
 from crmkit._converter import register_hooks
+from crmkit.credit import CreditNote, Order, Payment
 from crmkit.customers import CustomFieldSchema
 from crmkit.customers._custom_values import configure_converter
 from crmkit.pipeline import AssignmentBook
+from crmkit.storage._credit import (
+    CREDIT_ACCOUNTS,
+    CREDIT_NOTES,
+    CREDIT_OPERATIONS,
+    INVOICES,
+    LEDGER_ENTRIES,
+    ORDERS,
+    PAYMENTS,
+    CreditAccountRepository,
+    CreditOperationRepository,
+    InvoiceRepository,
+    LedgerEntryRepository,
+    MemoryCreditAccounts,
+    MemoryCreditOperations,
+    MemoryInvoices,
+    MemoryLedgerEntries,
+)
 from crmkit.storage._customers import (
     CUSTOMERS,
     INTERACTIONS,
@@ -33,10 +51,14 @@ from crmkit.storage._registry import register
 from crmkit.storage._repository import Repository
 
 __all__ = [
+    "CreditAccountRepository",
+    "CreditOperationRepository",
     "CustomFieldSchema",
     "CustomerRepository",
     "InteractionRepository",
+    "InvoiceRepository",
     "LeadRepository",
+    "LedgerEntryRepository",
     "OpportunityRepository",
     "Repositories",
 ]
@@ -54,6 +76,13 @@ class Repositories:
     leads: LeadRepository
     assignment_books: Repository[AssignmentBook]
     opportunities: OpportunityRepository
+    credit_accounts: CreditAccountRepository
+    orders: Repository[Order]
+    invoices: InvoiceRepository
+    payments: Repository[Payment]
+    credit_notes: Repository[CreditNote]
+    ledger_entries: LedgerEntryRepository
+    credit_operations: CreditOperationRepository
 
 
 register_hooks(configure_converter)
@@ -83,4 +112,31 @@ register(
     memory=MemoryOpportunities,
     sql="crmkit.storage.sql._pipeline:SqlOpportunities",
     sql_tables="crmkit.storage.sql._pipeline_tables:opportunity_tables",
+)
+register(
+    CREDIT_ACCOUNTS,
+    attribute="credit_accounts",
+    memory=MemoryCreditAccounts,
+    sql="crmkit.storage.sql._credit:SqlCreditAccounts",
+)
+register(ORDERS, attribute="orders")
+register(
+    INVOICES,
+    attribute="invoices",
+    memory=MemoryInvoices,
+    sql="crmkit.storage.sql._credit:SqlInvoices",
+)
+register(PAYMENTS, attribute="payments")
+register(CREDIT_NOTES, attribute="credit_notes")
+register(
+    LEDGER_ENTRIES,
+    attribute="ledger_entries",
+    memory=MemoryLedgerEntries,
+    sql="crmkit.storage.sql._credit:SqlLedgerEntries",
+)
+register(
+    CREDIT_OPERATIONS,
+    attribute="credit_operations",
+    memory=MemoryCreditOperations,
+    sql="crmkit.storage.sql._credit:SqlCreditOperations",
 )

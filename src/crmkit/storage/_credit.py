@@ -1,0 +1,446 @@
+"""The credit ledger on the repository core: accounts, documents, entries and operations.
+
+Accounts belong to customers; everything else belongs to an account (removing a customer
+removes its account and its ledger with it). The memory store's special queries are here; the
+SQL store's are in `crmkit.storage.sql._credit`.
+
+Table names are short (``accounts``, ``credit_ledger``, ...) so that, with a prefix of up to 19
+characters, every foreign key's conventional name fits PostgreSQL's 63 characters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Protocol
+from uuid import UUID
+
+from crmkit.credit._ledger import (
+    UNPAID,
+    CreditAccount,
+    CreditNote,
+    CreditOperation,
+    Invoice,
+    LedgerEntry,
+    Order,
+    Payment,
+)
+from crmkit.errors import ValidationError
+from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
+from crmkit.storage._arguments import a_limit, an_id
+from crmkit.storage.memory import MemoryRecords
+
+__all__ = [
+    "CREDIT_ACCOUNTS",
+    "CREDIT_NOTES",
+    "CREDIT_OPERATIONS",
+    "INVOICES",
+    "LEDGER_ENTRIES",
+    "ORDERS",
+    "PAYMENTS",
+    "CreditAccountRepository",
+    "CreditOperationRepository",
+    "InvoiceRepository",
+    "LedgerEntryRepository",
+    "MemoryCreditAccounts",
+    "MemoryCreditOperations",
+    "MemoryInvoices",
+    "MemoryLedgerEntries",
+    "a_day",
+    "a_sequence",
+]
+
+_ACCOUNT = Parent("credit_account", "accounts", "account_id")
+
+CREDIT_ACCOUNTS: Aggregate[CreditAccount] = Aggregate(
+    CreditAccount,
+    "credit_account",
+    "accounts",
+    parent=Parent("customer", "customers", "customer_id"),
+    unique=(UniqueKey("customer_id"),),
+    immutable={
+        "customer_id": "cannot change: an account belongs to its customer",
+        "currency": "cannot change: the account's entries are in it",
+    },
+    columns={"currency": 3, "hold_reason": 500},
+)
+"""The credit accounts: one per customer, with its running balances."""
+
+ORDERS: Aggregate[Order] = Aggregate(
+    Order,
+    "order",
+    "orders",
+    parent=_ACCOUNT,
+    indexes={"account": ("account_id", "status")},
+    immutable={"amount": "cannot change: a correction is a new entry"},
+    columns={"reference": 64, "status": 16},
+)
+"""The orders placed on credit."""
+
+INVOICES: Aggregate[Invoice] = Aggregate(
+    Invoice,
+    "invoice",
+    "invoices",
+    parent=_ACCOUNT,
+    indexes={"account": ("account_id", "status", "due"), "due": ("status", "due")},
+    immutable={"amount": "cannot change: a correction is a new entry"},
+    columns={"reference": 64, "status": 16},
+)
+"""The invoices, found by account and status (the open ones) and by due date (the overdue)."""
+
+PAYMENTS: Aggregate[Payment] = Aggregate(
+    Payment,
+    "payment",
+    "payments",
+    parent=_ACCOUNT,
+    immutable={"amount": "cannot change: a correction is a new entry"},
+    columns={"reference": 64},
+)
+"""The payments received, with their allocations."""
+
+CREDIT_NOTES: Aggregate[CreditNote] = Aggregate(
+    CreditNote,
+    "credit_note",
+    "credit_notes",
+    parent=_ACCOUNT,
+    immutable={"amount": "cannot change: a correction is a new entry"},
+    columns={"reason": 500},
+)
+"""The credit notes."""
+
+_ENTRY = "cannot change: an entry is never edited, a correction is a new entry"
+
+LEDGER_ENTRIES: Aggregate[LedgerEntry] = Aggregate(
+    LedgerEntry,
+    "ledger_entry",
+    "credit_ledger",
+    parent=_ACCOUNT,
+    indexes={"account": ("account_id", "sequence")},
+    immutable=dict.fromkeys(
+        (
+            "account_id",
+            "sequence",
+            "kind",
+            "document",
+            "document_id",
+            "amount",
+            "orders",
+            "invoices",
+            "credit",
+            "key",
+            "invoice_id",
+            "original",
+            "rate",
+            "rate_date",
+        ),
+        _ENTRY,
+    ),
+    columns={"kind": 16, "document": 16, "key": 128},
+)
+"""The ledger entries, in each account's order."""
+
+CREDIT_OPERATIONS: Aggregate[CreditOperation] = Aggregate(
+    CreditOperation,
+    "credit_operation",
+    "operations",
+    parent=_ACCOUNT,
+    unique=(UniqueKey("key"),),
+    columns={"key": 128, "service": 64, "request": 64, "document": 16},
+)
+"""The ledger service calls, by idempotency key."""
+
+
+def a_day(value: object, name: str = "day") -> dt.date:
+    """`value` as a date (not a datetime), or `ValidationError` naming `name`."""
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise ValidationError.of(name, f"must be a date, not {type(value).__name__}")
+    return value
+
+
+def a_sequence(value: object, name: str = "after") -> int:
+    """`value` as an entry sequence number (0 or more), or `ValidationError` naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ValidationError.of(name, f"must be an integer from 0 to 2**31 - 1, not {value!r}")
+    return value
+
+
+def _a_key(value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 128:  # noqa: PLR2004 (KEY_LENGTH)
+        raise ValidationError.of("key", "must be a non-empty string of at most 128 characters")
+    return value
+
+
+class CreditAccountRepository(Protocol):
+    """The credit accounts of one tenant, as one unit of work sees them.
+
+    Besides the core's `add`, `get`, `lock`, `get_many`, `page`, `count`, `update` and
+    `remove`, it finds a customer's account.
+    """
+
+    def add(self, account: CreditAccount) -> None:
+        """Store a new account (version 0).
+
+        Raises:
+            ValidationError: it is invalid, or already stored.
+            NotFound: its customer does not exist in this tenant.
+            DuplicateError: its id is taken, or its customer has an account already.
+        """
+        ...
+
+    def get(self, account_id: UUID) -> CreditAccount:
+        """The account with `account_id`.
+
+        Raises:
+            NotFound: no such account in this tenant.
+        """
+        ...
+
+    def lock(self, account_id: UUID) -> CreditAccount:
+        """The account, locked against other writers till the unit of work ends.
+
+        Every ledger service locks the account first, so writers of one account take turns.
+
+        Raises:
+            NotFound: no such account in this tenant.
+        """
+        ...
+
+    def get_many(self, account_ids: Iterable[UUID]) -> list[CreditAccount]:
+        """The accounts with these ids that exist, in the order the ids were given."""
+        ...
+
+    def page(self, *, after: UUID | None = None, limit: int = 100) -> list[CreditAccount]:
+        """Up to `limit` accounts with ids after `after`, in id order (keyset paging)."""
+        ...
+
+    def count(self) -> int:
+        """How many accounts the tenant has."""
+        ...
+
+    def update(self, account: CreditAccount) -> None:
+        """Store the changed account, if nobody changed it since it was read.
+
+        Raises:
+            ValidationError: it is invalid, or changes its customer or currency.
+            ConcurrencyError: the stored version is not ``account.version``, or it is gone.
+        """
+        ...
+
+    def remove(self, account: CreditAccount) -> None:
+        """Delete the account and its ledger, if unchanged since it was read.
+
+        Raises:
+            ConcurrencyError: the stored version is not ``account.version``, or it is gone.
+        """
+        ...
+
+    def for_customer(self, customer_id: UUID) -> CreditAccount | None:
+        """The customer's account, or ``None`` if it has none."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    """The invoices of one tenant; besides the core's operations, the unpaid and the due ones."""
+
+    def add(self, invoice: Invoice) -> None:
+        """Store a new invoice (version 0).
+
+        Raises:
+            ValidationError: it is invalid, or already stored.
+            NotFound: its account does not exist in this tenant.
+            DuplicateError: its id is taken in this tenant.
+        """
+        ...
+
+    def add_many(self, invoices: Iterable[Invoice]) -> None:
+        """Store many new invoices at once; all or none, like `add` for each."""
+        ...
+
+    def get(self, invoice_id: UUID) -> Invoice:
+        """The invoice with `invoice_id`.
+
+        Raises:
+            NotFound: no such invoice in this tenant.
+        """
+        ...
+
+    def get_many(self, invoice_ids: Iterable[UUID]) -> list[Invoice]:
+        """The invoices with these ids that exist, in the order the ids were given."""
+        ...
+
+    def page(self, *, after: UUID | None = None, limit: int = 100) -> list[Invoice]:
+        """Up to `limit` invoices with ids after `after`, in id order (keyset paging)."""
+        ...
+
+    def count(self) -> int:
+        """How many invoices the tenant has."""
+        ...
+
+    def lock(self, invoice_id: UUID) -> Invoice:
+        """The invoice, locked against other writers till the unit of work ends.
+
+        Raises:
+            NotFound: no such invoice in this tenant.
+        """
+        ...
+
+    def update(self, invoice: Invoice) -> None:
+        """Store the changed invoice, if nobody changed it since it was read.
+
+        Raises:
+            ValidationError: it is invalid, or changes its amount.
+            ConcurrencyError: the stored version is not ``invoice.version``, or it is gone.
+        """
+        ...
+
+    def remove(self, invoice: Invoice) -> None:
+        """Delete the invoice, if unchanged since it was read.
+
+        Raises:
+            ConcurrencyError: the stored version is not ``invoice.version``, or it is gone.
+        """
+        ...
+
+    def unpaid(self, account_id: UUID) -> list[Invoice]:
+        """The account's invoices with a balance left (open, partly paid, overdue), by due date.
+
+        Found through the index on (account, status, due): the cost grows with the unpaid
+        invoices, not with the invoices ever issued.
+        """
+        ...
+
+    def due_before(self, day: dt.date, *, limit: int = 100) -> list[Invoice]:
+        """Up to `limit` unpaid invoices not yet marked overdue whose due date is before `day`.
+
+        Earliest due first, then by id.
+        """
+        ...
+
+
+class LedgerEntryRepository(Protocol):
+    """The ledger entries of one tenant; besides the core's operations, an account's in order."""
+
+    def add_many(self, entries: Iterable[LedgerEntry]) -> None:
+        """Store new entries; all or none."""
+        ...
+
+    def get(self, entry_id: UUID) -> LedgerEntry:
+        """The entry with `entry_id`.
+
+        Raises:
+            NotFound: no such entry in this tenant.
+        """
+        ...
+
+    def count(self) -> int:
+        """How many entries the tenant has."""
+        ...
+
+    def of_account(
+        self, account_id: UUID, *, after: int = 0, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """The account's entries with sequence numbers after `after`, in order, at most `limit`."""
+        ...
+
+
+class CreditOperationRepository(Protocol):
+    """The ledger service calls of one tenant; besides the core's operations, one by its key."""
+
+    def add(self, operation: CreditOperation) -> None:
+        """Store a new operation.
+
+        Raises:
+            DuplicateError: its key (or id) is taken in this tenant.
+        """
+        ...
+
+    def get(self, operation_id: UUID) -> CreditOperation:
+        """The operation with `operation_id`.
+
+        Raises:
+            NotFound: no such operation in this tenant.
+        """
+        ...
+
+    def count(self) -> int:
+        """How many operations the tenant has."""
+        ...
+
+    def by_key(self, key: str) -> CreditOperation | None:
+        """The operation stored under the idempotency key `key`, if any."""
+        ...
+
+
+class MemoryCreditAccounts(MemoryRecords[CreditAccount]):
+    """`CreditAccountRepository` on the memory store."""
+
+    def for_customer(self, customer_id: UUID) -> CreditAccount | None:
+        """See `CreditAccountRepository.for_customer`."""
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
+        key = self._uow._holder(self._name, 0, customer_id)
+        found = self._load([key]) if key is not None else []
+        return found[0] if found else None
+
+
+class MemoryInvoices(MemoryRecords[Invoice]):
+    """`InvoiceRepository` on the memory store."""
+
+    def unpaid(self, account_id: UUID) -> list[Invoice]:
+        """See `InvoiceRepository.unpaid`."""
+        self._uow._check_open()
+        an_id(account_id, "account_id")
+        statuses = {s.value for s in UNPAID}
+        found = [
+            self._from(k, r)
+            for k, r in self._uow._scan(self._name)
+            if r.parent == account_id and r.row["status"] in statuses
+        ]
+        return sorted(found, key=lambda i: (i.due, i.id))
+
+    def due_before(self, day: dt.date, *, limit: int = 100) -> list[Invoice]:
+        """See `InvoiceRepository.due_before`."""
+        self._uow._check_open()
+        day = a_day(day)
+        a_limit(limit)
+        statuses = {s.value for s in UNPAID if s.value != "overdue"}
+        found = [
+            self._from(k, r) for k, r in self._uow._scan(self._name) if r.row["status"] in statuses
+        ]
+        late = sorted((i for i in found if i.due < day), key=lambda i: (i.due, i.id))
+        return late[:limit]
+
+
+class MemoryLedgerEntries(MemoryRecords[LedgerEntry]):
+    """`LedgerEntryRepository` on the memory store."""
+
+    def of_account(
+        self, account_id: UUID, *, after: int = 0, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """See `LedgerEntryRepository.of_account`."""
+        self._uow._check_open()
+        an_id(account_id, "account_id")
+        after = a_sequence(after)
+        if limit is not None:
+            a_limit(limit)
+        found = sorted(
+            (
+                self._from(k, r)
+                for k, r in self._uow._scan(self._name)
+                if r.parent == account_id and r.row["sequence"] > after
+            ),
+            key=lambda e: e.sequence,
+        )
+        return found if limit is None else found[:limit]
+
+
+class MemoryCreditOperations(MemoryRecords[CreditOperation]):
+    """`CreditOperationRepository` on the memory store."""
+
+    def by_key(self, key: str) -> CreditOperation | None:
+        """See `CreditOperationRepository.by_key`."""
+        self._uow._check_open()
+        key = _a_key(key)
+        holder = self._uow._holder(self._name, 0, key)
+        found = self._load([holder]) if holder is not None else []
+        return found[0] if found else None
