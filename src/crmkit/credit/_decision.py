@@ -35,6 +35,7 @@ from crmkit._clock import to_utc
 from crmkit._ids import new_id
 from crmkit._money import Money
 from crmkit._validation import (
+    ON_SETATTR,
     Validated,
     bounded_int,
     check,
@@ -44,7 +45,7 @@ from crmkit._validation import (
     text,
 )
 from crmkit.credit._policy import CreditLimit, CreditPolicy, ExposurePart, _as_utc
-from crmkit.customers._model import _instant, _uuid
+from crmkit.customers._model import _instant, _uuid, version_check
 from crmkit.errors import Issue, ValidationError
 
 __all__ = [
@@ -415,7 +416,7 @@ def _positive(value: object) -> str | None:
     return None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True, on_setattr=ON_SETATTR)
 class CreditOverride(Validated):
     """An explicit approval of an order the credit check blocked: who, when, why, how much.
 
@@ -424,29 +425,34 @@ class CreditOverride(Validated):
     amount (see `override_problem`).
 
     Attributes:
+        account_id: the credit account of the order.
         order_id: the order approved.
         approved_by: who approved it (an authorised role's holder).
         at: when (UTC; an aware datetime is converted).
         reason: why, in words.
         amount: the most the approval covers: at least the blocked order's amount.
         id: the override's identifier; a new UUIDv7 by default.
+        version: how many times it was stored; 0 until it is first added.
 
     Examples:
         >>> import pendulum
         >>> from crmkit import Money, new_id
         >>> override = CreditOverride(
-        ...     order_id=new_id(), approved_by="zhang.wei", at=pendulum.datetime(2026, 3, 2, 10),
+        ...     account_id=new_id(), order_id=new_id(), approved_by="zhang.wei",
+        ...     at=pendulum.datetime(2026, 3, 2, 10),
         ...     reason="paid by bank transfer tomorrow", amount=Money("15000", "CNY"))
         >>> override.amount
         Money('15000.00', 'CNY')
     """
 
+    account_id: UUID = attrs.field(metadata=check(_uuid))
     order_id: UUID = attrs.field(metadata=check(_uuid))
     approved_by: str = attrs.field(metadata=check(_key))
     at: pendulum.DateTime = attrs.field(converter=_as_utc, metadata=check(_instant))
     reason: str = attrs.field(metadata=check(_reason))
     amount: Money = attrs.field(metadata=check(_positive))
     id: UUID = attrs.field(factory=new_id, metadata=check(_uuid))
+    version: int = attrs.field(default=0, metadata=check(version_check))
 
 
 def override_problem(
@@ -466,7 +472,8 @@ def override_problem(
         >>> blocked = check_order(position, Money("100000", "CNY"), Money("15000", "CNY"), at=at)
         >>> order = new_id()
         >>> too_little = CreditOverride(
-        ...     order_id=order, approved_by="zhang.wei", at=at, reason="long-standing customer",
+        ...     account_id=new_id(), order_id=order, approved_by="zhang.wei", at=at,
+        ...     reason="long-standing customer",
         ...     amount=Money("5000", "CNY"))
         >>> override_problem(too_little, blocked, order_id=order)
         'the override approves 5,000.00 CNY, less than the order of 15,000.00 CNY'
