@@ -16,8 +16,16 @@ from typing import Any
 
 import crmkit
 from crmkit import Money
-from crmkit.credit import CreditBlocked, CreditReserved, Outcome, open_account, place_order
+from crmkit.credit import (
+    CreditBlocked,
+    CreditReserved,
+    Outcome,
+    Placement,
+    open_account,
+    place_order,
+)
 from crmkit.customers import Customer
+from crmkit.storage import UnitOfWork
 from crmkit.storage._changes import Change
 
 from .conftest import Backend
@@ -67,8 +75,12 @@ def test_orders_placed_at_once_never_take_exposure_past_the_limit(backend: Backe
         worker.subscribe(CreditReserved, reserved.append)
         worker.subscribe(CreditBlocked, blocked.append)
         for i in range(ORDERS):
+
+            def one(uow: UnitOfWork, key: str = f"w{n}-{i}") -> Placement:
+                return place_order(uow, account.id, cny(SIZE), key=key)
+
             placed = worker.run(
-                lambda uow, i=i: place_order(uow, account.id, cny(SIZE), key=f"w{n}-{i}"),
+                one,
                 actor=f"w{n}",
                 attempts=attempts,
                 backoff=0.002,
