@@ -20,6 +20,7 @@ from crmkit.credit import (
     CreditAccount,
     CreditBlocked,
     CreditOverridden,
+    CreditOverride,
     CreditPolicy,
     CreditReserved,
     Invoice,
@@ -500,3 +501,22 @@ def test_a_dry_run_names_bad_arguments(crm: crmkit.CRM) -> None:
         assert problem in str(caught.value)
     with pytest.raises(NotFound):
         run(crm, lambda uow: check_credit(uow, new_id(), cny(5)))
+
+
+def test_an_override_is_stored_only_under_its_account(crm: crmkit.CRM) -> None:
+    account = opened(crm)
+    loose = CreditOverride(
+        order_id=new_id(), approved_by="zhang.wei", at=T0, reason="r", amount=cny(10)
+    )
+    refused = pytest.raises(ValidationError, match="account_id: must name the credit account")
+    with refused, crm.unit_of_work(actor="li") as uow:
+        uow.credit_overrides.add(loose)
+    with pytest.raises(NotFound):
+        run(
+            crm,
+            lambda uow: approve_override(
+                uow, new_id(), new_id(), cny(10), approved_by="li", reason="r", key="k"
+            ),
+        )
+    assert counts(crm) == (0, 0, 1, 0)
+    assert account.id is not None

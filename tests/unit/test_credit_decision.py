@@ -54,9 +54,6 @@ def position(
     )
 
 
-ACCOUNT = new_id()
-
-
 def check(where: CreditPosition, amount: str | int, limit: Money = LIMIT) -> CreditDecision:
     return check_order(where, limit, cny(amount), at=AT)
 
@@ -65,7 +62,6 @@ def override(
     order: object, amount: str | int | Decimal = 50000, currency: str = "CNY"
 ) -> CreditOverride:
     return CreditOverride(
-        account_id=ACCOUNT,
         order_id=order,  # type: ignore[arg-type]
         approved_by="zhang.wei",
         at=AT,
@@ -316,7 +312,6 @@ def test_an_override_records_who_when_why_and_how_much() -> None:
     shanghai = dt.timezone(dt.timedelta(hours=8))
     order = new_id()
     record = CreditOverride(
-        account_id=ACCOUNT,
         order_id=order,
         approved_by="zhang.wei",
         at=dt.datetime(2026, 3, 2, 18, tzinfo=shanghai),
@@ -333,7 +328,6 @@ def test_an_override_records_who_when_why_and_how_much() -> None:
     assert record.id != override(order).id
     with pytest.raises(ValidationError) as error:
         CreditOverride(
-            account_id=ACCOUNT,
             order_id="order-1",  # type: ignore[arg-type]
             approved_by="",
             at=dt.datetime(2026, 3, 2),

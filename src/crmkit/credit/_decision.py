@@ -425,33 +425,33 @@ class CreditOverride(Validated):
     amount (see `override_problem`).
 
     Attributes:
-        account_id: the credit account of the order.
         order_id: the order approved.
         approved_by: who approved it (an authorised role's holder).
         at: when (UTC; an aware datetime is converted).
         reason: why, in words.
         amount: the most the approval covers: at least the blocked order's amount.
         id: the override's identifier; a new UUIDv7 by default.
+        account_id: the credit account of the order; `approve_override` sets it, and a
+            stored override always has one. ``None`` for an override judged, not stored.
         version: how many times it was stored; 0 until it is first added.
 
     Examples:
         >>> import pendulum
         >>> from crmkit import Money, new_id
         >>> override = CreditOverride(
-        ...     account_id=new_id(), order_id=new_id(), approved_by="zhang.wei",
-        ...     at=pendulum.datetime(2026, 3, 2, 10),
+        ...     order_id=new_id(), approved_by="zhang.wei", at=pendulum.datetime(2026, 3, 2, 10),
         ...     reason="paid by bank transfer tomorrow", amount=Money("15000", "CNY"))
         >>> override.amount
         Money('15000.00', 'CNY')
     """
 
-    account_id: UUID = attrs.field(metadata=check(_uuid))
     order_id: UUID = attrs.field(metadata=check(_uuid))
     approved_by: str = attrs.field(metadata=check(_key))
     at: pendulum.DateTime = attrs.field(converter=_as_utc, metadata=check(_instant))
     reason: str = attrs.field(metadata=check(_reason))
     amount: Money = attrs.field(metadata=check(_positive))
     id: UUID = attrs.field(factory=new_id, metadata=check(_uuid))
+    account_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
     version: int = attrs.field(default=0, metadata=check(version_check))
 
 
@@ -472,8 +472,7 @@ def override_problem(
         >>> blocked = check_order(position, Money("100000", "CNY"), Money("15000", "CNY"), at=at)
         >>> order = new_id()
         >>> too_little = CreditOverride(
-        ...     account_id=new_id(), order_id=order, approved_by="zhang.wei", at=at,
-        ...     reason="long-standing customer",
+        ...     order_id=order, approved_by="zhang.wei", at=at, reason="long-standing customer",
         ...     amount=Money("5000", "CNY"))
         >>> override_problem(too_little, blocked, order_id=order)
         'the override approves 5,000.00 CNY, less than the order of 15,000.00 CNY'

@@ -29,7 +29,7 @@ from crmkit.credit._ledger import (
     Order,
     Payment,
 )
-from crmkit.errors import ValidationError
+from crmkit.errors import Issue, ValidationError
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import a_limit, an_id
 from crmkit.storage.memory import MemoryRecords
@@ -156,6 +156,12 @@ CREDIT_OPERATIONS: Aggregate[CreditOperation] = Aggregate(
 """The ledger service calls, by idempotency key."""
 
 
+def _stored_override_issues(override: CreditOverride, _: object) -> list[Issue]:
+    if override.account_id is None:
+        return [Issue("account_id", "must name the credit account the override is stored under")]
+    return []
+
+
 CREDIT_OVERRIDES: Aggregate[CreditOverride] = Aggregate(
     CreditOverride,
     "credit_override",
@@ -168,8 +174,13 @@ CREDIT_OVERRIDES: Aggregate[CreditOverride] = Aggregate(
     ),
     columns={"approved_by": 64, "reason": 500},
     order=("id", "version", "account_id"),
+    issues=_stored_override_issues,
 )
-"""The approvals of blocked orders: who, when, why and for how much."""
+"""The approvals of blocked orders: who, when, why and for how much.
+
+Its `account_id` column is nullable, as the field is (an override may be judged without being
+stored), but an override without one is refused before it is written.
+"""
 
 
 @attrs.frozen

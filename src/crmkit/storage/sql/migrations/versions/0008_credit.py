@@ -187,7 +187,9 @@ def upgrade() -> None:
         op.create_table(
             name,
             *_key(),
-            sa.Column("account_id", Id(), nullable=False),
+            # A stored override always has an account, but its field (and so its column) is
+            # optional: an override may be judged without being stored.
+            sa.Column("account_id", Id(), nullable=table == "credit_overrides"),
             *columns,
             sa.PrimaryKeyConstraint("tenant_id", "id", name=f"pk_{name}"),
             sa.ForeignKeyConstraint(
