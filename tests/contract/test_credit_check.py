@@ -520,3 +520,48 @@ def test_an_override_is_stored_only_under_its_account(crm: crmkit.CRM) -> None:
         )
     assert counts(crm) == (0, 0, 1, 0)
     assert account.id is not None
+
+
+def test_the_overdue_query_is_planned_on_the_account_index(backend: Backend) -> None:
+    """What `InvoiceRepository.overdue` sends reads an index led by the status after the tenant
+    (``ix_<prefix>invoices_account``, or ``..._due`` where the planner finds few unpaid rows, as
+    PostgreSQL does here), so the account's paid invoices (3,000 here) are never scanned."""
+    if not backend.is_sql:
+        pytest.skip("the memory store has no query plans")
+    import sqlalchemy as sa
+
+    crm = backend.fresh()
+    account, other = opened(crm), opened(crm)
+    paid = [_invoice(account.id, 100, -d % 90 - 1, "paid") for d in range(3000)]
+    late = [_invoice(account.id, 100, -d - 1, "open") for d in range(3)]
+    with crm.unit_of_work(actor="li") as uow:
+        uow.invoices.add_many([*paid, *late, _invoice(other.id, 100, -5, "open")])
+    store = crm.store
+    engine: sa.Engine = store.engine  # type: ignore[attr-defined]
+    table = store.tables.invoices  # type: ignore[attr-defined]
+    sent: list[tuple[str, object]] = []
+
+    def keep(*args: object) -> None:
+        statement = str(args[2])
+        if "count(" in statement.lower() and table.name in statement:
+            sent.append((statement, args[3]))
+
+    with engine.connect() as connection:
+        analyze = {"sqlite": "ANALYZE", "postgresql": f"ANALYZE {table.name}"}.get(
+            engine.dialect.name, f"ANALYZE TABLE {table.name}"
+        )
+        connection.exec_driver_sql(analyze)
+        connection.commit()
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with crm.unit_of_work(actor="li", read_only=True) as uow:
+            found = uow.invoices.overdue(account.id, TODAY)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    assert (found.count, found.amount, found.oldest_due) == (3, Decimal(3), TODAY.subtract(days=3))
+    statement, parameters = sent[-1]
+    explain = {"sqlite": "EXPLAIN QUERY PLAN "}.get(engine.dialect.name, "EXPLAIN ")
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql(explain + statement, parameters).all()  # type: ignore[arg-type]
+    shown = " ".join(str(part) for row in plan for part in row)
+    assert f"ix_{table.name}_account" in shown or f"ix_{table.name}_due" in shown, shown
