@@ -9,7 +9,7 @@ nothing else of the core.
 from __future__ import annotations
 
 from crmkit._converter import register_hooks
-from crmkit.credit import CreditNote, Order, Payment
+from crmkit.credit import CreditNote, CreditOverride, Order, Payment
 from crmkit.customers import CustomFieldSchema
 from crmkit.customers._custom_values import configure_converter
 from crmkit.pipeline import AssignmentBook
@@ -17,6 +17,7 @@ from crmkit.storage._credit import (
     CREDIT_ACCOUNTS,
     CREDIT_NOTES,
     CREDIT_OPERATIONS,
+    CREDIT_OVERRIDES,
     INVOICES,
     LEDGER_ENTRIES,
     ORDERS,
@@ -83,6 +84,7 @@ class Repositories:
     credit_notes: Repository[CreditNote]
     ledger_entries: LedgerEntryRepository
     credit_operations: CreditOperationRepository
+    credit_overrides: Repository[CreditOverride]
 
 
 register_hooks(configure_converter)
@@ -140,3 +142,4 @@ register(
     memory=MemoryCreditOperations,
     sql="crmkit.storage.sql._credit:SqlCreditOperations",
 )
+register(CREDIT_OVERRIDES, attribute="credit_overrides")

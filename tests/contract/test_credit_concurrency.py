@@ -101,7 +101,8 @@ def test_eight_workers_on_one_customer_lose_and_double_nothing(backend: Backend)
 
         for i in range(STEPS):
             key, amount = f"g{group}-{i}", cny(100 + i)
-            order = run(partial(place_order, account_id=account.id, amount=amount, key=f"{key}-o"))
+            placed = run(partial(place_order, account_id=account.id, amount=amount, key=f"{key}-o"))
+            order = placed.order
             if i % 3 == 0:
                 run(partial(cancel_order, account_id=account.id, order_id=order.id, key=f"{key}-c"))
                 continue

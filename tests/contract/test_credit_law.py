@@ -119,9 +119,9 @@ class LedgerLaw(RuleBasedStateMachine):
     @rule(which=picks, amount=cents)
     def place(self, which: int, amount: Money) -> None:
         account, key = pick(self.accounts, which), self.key()
-        order = self.call(lambda uow: place_order(uow, account.id, amount, key=key))
-        if order is not None:
-            self.orders.append((account.id, order.id))
+        placed = self.call(lambda uow: place_order(uow, account.id, amount, key=key))
+        if placed is not None and placed.order is not None:  # not refused, nor blocked
+            self.orders.append((account.id, placed.order.id))
 
     @rule(which=picks, amount=st.none() | cents, days=st.integers(-5, 40))
     def invoice(self, which: int, amount: Money | None, days: int) -> None:

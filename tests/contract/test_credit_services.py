@@ -23,6 +23,7 @@ from crmkit.credit import (
     InvoiceStatus,
     LedgerEntry,
     OrderStatus,
+    Outcome,
     PaymentReceived,
     allocate,
     cancel_order,
@@ -147,9 +148,12 @@ def test_placing_an_order_reserves_it_once_per_key_and_records_credit_reserved(
 ) -> None:
     reserved = events(crm, CreditReserved)
     account = opened(crm)
-    order = run(crm, lambda uow: place_order(uow, account.id, cny(1200), key="PO-1"))
+    placed = run(crm, lambda uow: place_order(uow, account.id, cny(1200), key="PO-1"))
     again = run(crm, lambda uow: place_order(uow, account.id, cny(1200), key="PO-1"))
-    assert again == order
+    order = placed.order
+    assert (again.order, again.repeat, again.decision) == (order, True, None)
+    assert (placed.outcome, placed.repeat) == (Outcome.APPROVE, False)
+    assert again.outcome is Outcome.APPROVE
     assert (order.status, order.open_amount, order.placed_at) == (OrderStatus.OPEN, cny(1200), T0)
     after = balanced(crm, account.id)
     assert figures(after) == ("1200.00", "0.00", "0.00")
@@ -200,7 +204,7 @@ def test_an_order_in_another_currency_is_converted_at_the_dated_rate_kept_on_the
     rates = ExchangeRates([ExchangeRate("USD", "CNY", dt.date(2026, 3, 1), Decimal("7.1"))])
     order = run(
         crm, lambda uow: place_order(uow, account.id, Money(100, "USD"), key="PO-$", rates=rates)
-    )
+    ).order
     assert order.amount == cny(710)
     [entry] = state(crm, account.id)[1]
     assert (entry.amount, entry.original, entry.rate, entry.rate_date) == (
@@ -221,7 +225,7 @@ def test_an_order_in_another_currency_is_converted_at_the_dated_rate_kept_on_the
 
 def test_an_order_is_invoiced_in_parts_and_its_rest_cancelled(crm: crmkit.CRM) -> None:
     account = opened(crm)
-    order = run(crm, lambda uow: place_order(uow, account.id, cny(1000), key="PO-1"))
+    order = run(crm, lambda uow: place_order(uow, account.id, cny(1000), key="PO-1").order)
     first = run(
         crm,
         lambda uow: invoice_order(uow, account.id, order.id, key="I-1", due=DUE, amount=cny(300)),
@@ -270,11 +274,11 @@ def test_an_order_is_invoiced_in_parts_and_its_rest_cancelled(crm: crmkit.CRM) -
 
 def test_an_order_cancelled_before_any_invoice_is_cancelled(crm: crmkit.CRM) -> None:
     account = opened(crm)
-    order = run(crm, lambda uow: place_order(uow, account.id, cny(50), key="PO-1"))
+    order = run(crm, lambda uow: place_order(uow, account.id, cny(50), key="PO-1").order)
     assert run(crm, lambda uow: cancel_order(uow, account.id, order.id, key="C")).status is (
         OrderStatus.CANCELLED
     )
-    whole = run(crm, lambda uow: place_order(uow, account.id, cny(70), key="PO-2"))
+    whole = run(crm, lambda uow: place_order(uow, account.id, cny(70), key="PO-2").order)
     invoice = run(crm, lambda uow: invoice_order(uow, account.id, whole.id, key="I", due=DUE))
     assert invoice.amount == cny(70)
     with crm.unit_of_work(actor="li", read_only=True) as uow:
@@ -290,7 +294,8 @@ def invoiced(crm: crmkit.CRM, account: CreditAccount, *amounts: int) -> list[Any
     for n, amount in enumerate(amounts):
 
         def work(uow: UnitOfWork, n: int = n, amount: int = amount) -> Any:
-            order = place_order(uow, account.id, cny(amount), key=f"PO-{account.id}-{n}")
+            order = place_order(uow, account.id, cny(amount), key=f"PO-{account.id}-{n}").order
+            assert order is not None
             return invoice_order(uow, account.id, order.id, key=f"INV-{account.id}-{n}", due=DUE)
 
         found.append(run(crm, work))
@@ -490,7 +495,7 @@ def test_invoices_past_due_become_overdue_once_and_show_in_the_position(
 
 def test_a_key_is_one_call_whichever_service_repeats_it(crm: crmkit.CRM) -> None:
     account = opened(crm)
-    order = run(crm, lambda uow: place_order(uow, account.id, cny(10), key="same"))
+    order = run(crm, lambda uow: place_order(uow, account.id, cny(10), key="same").order)
     with pytest.raises(ValidationError, match="'same' was used for another call \\(place_order"):
         run(crm, lambda uow: cancel_order(uow, account.id, order.id, key="same"))
     with pytest.raises(ValidationError, match="'same' was used for another call"):

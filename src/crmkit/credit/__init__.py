@@ -24,7 +24,10 @@ The services keep the ledger in a unit of work, each under an idempotency key an
 the account first: `open_account`, `place_order`, `invoice_order`, `cancel_order`,
 `record_payment`, `allocate`, `issue_credit_note`, `write_off`, `mark_overdue`, `put_on_hold`
 and `release_hold`; `credit_position` (or the pure `account_position`) is what a credit check
-reads.
+reads. `check_credit` is the dry run of the order check on a stored account; `place_order` runs
+it under the account's lock and returns a `Placement` (a blocked order is not placed and records
+`CreditBlocked`); `approve_override` records the approval that lets a blocked order through
+(`CreditOverridden`), and `grant_increase` a temporary increase of the limit.
 
 Examples:
     >>> import pendulum
@@ -49,7 +52,7 @@ Examples:
     >>> with crm.unit_of_work(actor="li") as uow:
     ...     uow.customers.add(acme := Customer(name="Acme", owner_id="li"))
     ...     account = open_account(uow, acme.id, Money("50000", "CNY"), key="open")
-    ...     order = place_order(uow, account.id, Money("3000", "CNY"), key="PO-1")
+    ...     order = place_order(uow, account.id, Money("3000", "CNY"), key="PO-1").order
     ...     invoice = invoice_order(uow, account.id, order.id, key="INV-1",
     ...                             due=dt.date(2026, 12, 31))
     ...     _ = record_payment(uow, account.id, Money("3500", "CNY"), key="BANK-1",
@@ -102,7 +105,15 @@ from crmkit.credit._ledger import (
     Payment,
     account_position,
 )
-from crmkit.credit._ledger_events import CreditReserved, InvoiceOverdue, PaymentReceived
+
+# --- the credit check in a unit of work, overrides (H6) ---
+from crmkit.credit._ledger_events import (
+    CreditBlocked,
+    CreditOverridden,
+    CreditReserved,
+    InvoiceOverdue,
+    PaymentReceived,
+)
 from crmkit.credit._ledger_services import (
     allocate,
     cancel_order,
@@ -111,11 +122,17 @@ from crmkit.credit._ledger_services import (
     issue_credit_note,
     mark_overdue,
     open_account,
-    place_order,
     put_on_hold,
     record_payment,
     release_hold,
     write_off,
+)
+from crmkit.credit._placing import (
+    Placement,
+    approve_override,
+    check_credit,
+    grant_increase,
+    place_order,
 )
 from crmkit.credit._policy import (
     CreditLimit,
@@ -136,10 +153,12 @@ __all__ = [
     "Allocation",
     "Bucket",
     "CreditAccount",
+    "CreditBlocked",
     "CreditDecision",
     "CreditLimit",
     "CreditNote",
     "CreditOperation",
+    "CreditOverridden",
     "CreditOverride",
     "CreditPolicy",
     "CreditPosition",
@@ -160,19 +179,23 @@ __all__ = [
     "Payment",
     "PaymentHistory",
     "PaymentReceived",
+    "Placement",
     "Reason",
     "ReasonCode",
     "TemporaryIncrease",
     "account_position",
     "ageing",
     "allocate",
+    "approve_override",
     "bad_debt_rate",
     "cancel_order",
+    "check_credit",
     "check_order",
     "covers",
     "credit_limit",
     "credit_position",
     "days_sales_outstanding",
+    "grant_increase",
     "invoice_order",
     "issue_credit_note",
     "mark_overdue",

@@ -35,6 +35,7 @@ from crmkit._clock import to_utc
 from crmkit._ids import new_id
 from crmkit._money import Money
 from crmkit._validation import (
+    ON_SETATTR,
     Validated,
     bounded_int,
     check,
@@ -44,7 +45,7 @@ from crmkit._validation import (
     text,
 )
 from crmkit.credit._policy import CreditLimit, CreditPolicy, ExposurePart, _as_utc
-from crmkit.customers._model import _instant, _uuid
+from crmkit.customers._model import _instant, _uuid, version_check
 from crmkit.errors import Issue, ValidationError
 
 __all__ = [
@@ -415,7 +416,7 @@ def _positive(value: object) -> str | None:
     return None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True, on_setattr=ON_SETATTR)
 class CreditOverride(Validated):
     """An explicit approval of an order the credit check blocked: who, when, why, how much.
 
@@ -430,6 +431,9 @@ class CreditOverride(Validated):
         reason: why, in words.
         amount: the most the approval covers: at least the blocked order's amount.
         id: the override's identifier; a new UUIDv7 by default.
+        account_id: the credit account of the order; `approve_override` sets it, and a
+            stored override always has one. ``None`` for an override judged, not stored.
+        version: how many times it was stored; 0 until it is first added.
 
     Examples:
         >>> import pendulum
@@ -447,6 +451,8 @@ class CreditOverride(Validated):
     reason: str = attrs.field(metadata=check(_reason))
     amount: Money = attrs.field(metadata=check(_positive))
     id: UUID = attrs.field(factory=new_id, metadata=check(_uuid))
+    account_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
+    version: int = attrs.field(default=0, metadata=check(version_check))
 
 
 def override_problem(

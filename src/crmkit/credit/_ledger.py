@@ -36,6 +36,8 @@ from crmkit._validation import (
     optional,
     text,
 )
+from crmkit.credit._decision import Outcome
+from crmkit.credit._policy import TemporaryIncrease
 from crmkit.customers._model import _instant, _uuid, version_check
 from crmkit.errors import Issue, ValidationError
 
@@ -162,6 +164,8 @@ class CreditAccount(Validated):
         currency: the account's currency; the base limit's by default.
         on_hold: whether the customer is on credit hold.
         hold_reason: why, set exactly when on hold.
+        increases: the temporary increases granted (see `grant_increase`), expired ones too:
+            the credit check counts those in force at its moment.
         open_orders: ordered amounts not yet invoiced (nor cancelled).
         unpaid_invoices: the invoices' balances not yet paid, credited or written off.
         unallocated: money received (or credited) not yet allocated to an invoice.
@@ -176,6 +180,9 @@ class CreditAccount(Validated):
     currency: str = attrs.field(metadata=check(_currency))
     on_hold: bool = attrs.field(default=False, metadata=check(instance_of(bool)))
     hold_reason: str | None = attrs.field(default=None, metadata=check(optional(_reason)))
+    increases: tuple[TemporaryIncrease, ...] = attrs.field(
+        default=(), converter=as_tuple, metadata=check(each(instance_of(TemporaryIncrease)))
+    )
     open_orders: Money = attrs.field(metadata=check(_not_negative))
     unpaid_invoices: Money = attrs.field(metadata=check(_not_negative))
     unallocated: Money = attrs.field(metadata=check(_not_negative))
@@ -208,7 +215,13 @@ class CreditAccount(Validated):
             open_orders=self.open_orders,
             unpaid_invoices=self.unpaid_invoices,
             unallocated=self.unallocated,
+            **{f"increases[{i}].amount": x.amount for i, x in enumerate(self.increases)},
         )
+        seen: set[UUID] = set()
+        for i, increase in enumerate(self.increases):
+            if increase.id in seen:
+                found.append(Issue(f"increases[{i}].id", "names an increase twice"))
+            seen.add(increase.id)
         if (self.hold_reason is not None) != self.on_hold:
             found.append(Issue("hold_reason", "must be set exactly when the account is on hold"))
         return found
@@ -278,6 +291,9 @@ class Order(Validated):
         cancelled: how much of it was cancelled (the rest when it was cancelled).
         status: open, partly invoiced, invoiced (nothing left open; the rest may have been
             cancelled) or cancelled (before anything was invoiced).
+        outcome: what the credit check decided when it was placed (``block`` when it was
+            placed through an override); ``None`` for an order placed without a check.
+        override_id: the `CreditOverride` it was placed through, if any.
         version: how many times the order was stored; 0 until it is first added.
     """
 
@@ -291,6 +307,10 @@ class Order(Validated):
     status: OrderStatus = attrs.field(
         default=OrderStatus.OPEN, metadata=check(instance_of(OrderStatus))
     )
+    outcome: Outcome | None = attrs.field(
+        default=None, metadata=check(optional(instance_of(Outcome)))
+    )
+    override_id: UUID | None = attrs.field(default=None, metadata=check(optional(_uuid)))
     version: int = attrs.field(default=0, metadata=check(version_check))
 
     @invoiced.default
@@ -312,6 +332,8 @@ class Order(Validated):
         expected = _order_status(self.amount, self.invoiced, self.cancelled)
         if self.status is not expected:
             found.append(Issue("status", f"is {self.status}, but the amounts say {expected}"))
+        if (self.override_id is not None) != (self.outcome is Outcome.BLOCK):
+            found.append(Issue("override_id", "is set exactly when a blocked order was placed"))
         return found
 
     @property
@@ -615,6 +637,7 @@ class DocumentKind(enum.StrEnum):
     INVOICE = "invoice"
     PAYMENT = "payment"
     CREDIT_NOTE = "credit_note"
+    OVERRIDE = "override"
 
 
 # The signs (open orders, unpaid invoices, unallocated credit) each kind may have.

@@ -53,9 +53,8 @@ from crmkit.credit._ledger import (
     _key,
     _reason,
     _reference,
-    account_position,
 )
-from crmkit.credit._ledger_events import CreditReserved, InvoiceOverdue, PaymentReceived
+from crmkit.credit._ledger_events import InvoiceOverdue, PaymentReceived
 from crmkit.customers._model import _uuid
 from crmkit.errors import ConcurrencyError, DuplicateError, ValidationError
 
@@ -70,7 +69,6 @@ __all__ = [
     "issue_credit_note",
     "mark_overdue",
     "open_account",
-    "place_order",
     "put_on_hold",
     "record_payment",
     "release_hold",
@@ -311,70 +309,6 @@ def open_account(
     operation = _Operation(uow, account, key, "open_account", request)
     operation.finish(DocumentKind.ACCOUNT, account.id, account=False)  # just added
     return account
-
-
-def place_order(
-    uow: UnitOfWork,
-    account_id: UUID,
-    amount: Money,
-    *,
-    key: str,
-    reference: str | None = None,
-    rates: ExchangeRates | None = None,
-    on: dt.date | None = None,
-) -> Order:
-    """Place an order on credit: reserve its amount (open orders go up); records `CreditReserved`.
-
-    An amount in another currency than the account's is converted with `rates` at the rate in
-    force `on` (today by the unit of work's clock, by default); the entry records the original
-    and the rate.
-
-    Examples:
-        >>> import crmkit
-        >>> from crmkit import Money
-        >>> from crmkit.credit import open_account, place_order
-        >>> from crmkit.customers import Customer
-        >>> crm = crmkit.open("memory://")
-        >>> with crm.unit_of_work(actor="li") as uow:
-        ...     uow.customers.add(acme := Customer(name="Acme", owner_id="li"))
-        ...     account = open_account(uow, acme.id, Money("50000", "CNY"), key="a")
-        ...     order = place_order(uow, account.id, Money("1200", "CNY"), key="PO-7")
-        ...     str(uow.credit_accounts.get(account.id).open_orders)
-        '1,200.00 CNY'
-
-    Raises:
-        NotFound: no such account.
-        ValidationError: an argument is bad, or `key` was used for another call; nothing is
-            written.
-        MissingRate: no rate to convert the amount at.
-    """
-    account_key = _an_id(account_id, "account_id")
-    given = _positive(amount, "amount")
-    key = _a_key(key)
-    reference = _optional_text(reference, "reference", _reference)
-    day = None if on is None else _a_date(on, "on")
-    request = _digest(account_key, given, reference, day)
-    run, done = _begin(uow, account_key, key, "place_order", request)
-    if done is not None:
-        return uow.orders.get(done.document_id)
-    account = run.account
-    converted, conversion = _in_currency(given, account, rates, day or run.at.date(), "amount")
-    order = Order(account_id=account.id, amount=converted, placed_at=run.at, reference=reference)
-    run.entry(
-        EntryKind.RESERVE, DocumentKind.ORDER, order.id, converted, orders=1, conversion=conversion
-    )
-    uow.orders.add(order)
-    run.finish(DocumentKind.ORDER, order.id)
-    uow.record(
-        CreditReserved,
-        account_id=account.id,
-        customer_id=account.customer_id,
-        order_id=order.id,
-        amount=converted,
-        open_orders=account.open_orders,
-        unpaid_invoices=account.unpaid_invoices,
-    )
-    return order
 
 
 def invoice_order(
@@ -769,10 +703,12 @@ def release_hold(uow: UnitOfWork, account_id: UUID, *, key: str) -> CreditAccoun
 def credit_position(
     uow: UnitOfWork, account_id: UUID, *, today: dt.date | None = None
 ) -> AccountPosition:
-    """The account's position for a credit check: its row and its unpaid invoices.
+    """The account's position for a credit check: its row and its overdue invoices' figures.
 
-    Reads the running balances (never the history) and the unpaid invoices through their
-    index. `today` is the unit of work's clock's UTC date by default.
+    Reads the running balances (never the history) and, in one aggregate query on the index
+    (account, status, due), how many unpaid invoices are past due and the oldest due date: no
+    invoice is loaded, and the paid ones cost nothing. `today` is the unit of work's clock's UTC
+    date by default.
 
     Raises:
         NotFound: no such account.
@@ -780,4 +716,17 @@ def credit_position(
     """
     account = uow.credit_accounts.get(_an_id(account_id, "account_id"))
     day = uow.now().date() if today is None else _a_date(today, "today")
-    return account_position(account, uow.invoices.unpaid(account.id), today=day)
+    late = uow.invoices.overdue(account.id, day)
+    return AccountPosition(
+        account_id=account.id,
+        customer_id=account.customer_id,
+        currency=account.currency,
+        base_limit=account.base_limit,
+        on_hold=account.on_hold,
+        unpaid_invoices=account.unpaid_invoices,
+        open_orders=account.open_orders,
+        unallocated=account.unallocated,
+        overdue_invoices=late.count,
+        oldest_overdue=late.oldest_due,
+        today=day,
+    )

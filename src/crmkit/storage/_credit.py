@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
+import attrs
+
+from crmkit.credit._decision import CreditOverride
 from crmkit.credit._ledger import (
     UNPAID,
     CreditAccount,
@@ -25,7 +29,7 @@ from crmkit.credit._ledger import (
     Order,
     Payment,
 )
-from crmkit.errors import ValidationError
+from crmkit.errors import Issue, ValidationError
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import a_limit, an_id
 from crmkit.storage.memory import MemoryRecords
@@ -34,6 +38,7 @@ __all__ = [
     "CREDIT_ACCOUNTS",
     "CREDIT_NOTES",
     "CREDIT_OPERATIONS",
+    "CREDIT_OVERRIDES",
     "INVOICES",
     "LEDGER_ENTRIES",
     "ORDERS",
@@ -46,6 +51,7 @@ __all__ = [
     "MemoryCreditOperations",
     "MemoryInvoices",
     "MemoryLedgerEntries",
+    "OverdueSummary",
     "a_day",
     "a_sequence",
 ]
@@ -73,7 +79,7 @@ ORDERS: Aggregate[Order] = Aggregate(
     parent=_ACCOUNT,
     indexes={"account": ("account_id", "status")},
     immutable={"amount": "cannot change: a correction is a new entry"},
-    columns={"reference": 64, "status": 16},
+    columns={"reference": 64, "status": 16, "outcome": 16},
 )
 """The orders placed on credit."""
 
@@ -148,6 +154,48 @@ CREDIT_OPERATIONS: Aggregate[CreditOperation] = Aggregate(
     columns={"key": 128, "service": 64, "request": 64, "document": 16},
 )
 """The ledger service calls, by idempotency key."""
+
+
+def _stored_override_issues(override: CreditOverride, _: object) -> list[Issue]:
+    if override.account_id is None:
+        return [Issue("account_id", "must name the credit account the override is stored under")]
+    return []
+
+
+CREDIT_OVERRIDES: Aggregate[CreditOverride] = Aggregate(
+    CreditOverride,
+    "credit_override",
+    "credit_overrides",
+    parent=_ACCOUNT,
+    indexes={"order": ("account_id", "order_id")},
+    immutable=dict.fromkeys(
+        ("account_id", "order_id", "approved_by", "at", "reason", "amount"),
+        "cannot change: an approval is recorded once, a new one is a new override",
+    ),
+    columns={"approved_by": 64, "reason": 500},
+    order=("id", "version", "account_id"),
+    issues=_stored_override_issues,
+)
+"""The approvals of blocked orders: who, when, why and for how much.
+
+Its `account_id` column is nullable, as the field is (an override may be judged without being
+stored), but an override without one is refused before it is written.
+"""
+
+
+@attrs.frozen
+class OverdueSummary:
+    """An account's overdue invoices on a day, as one aggregate query finds them.
+
+    Attributes:
+        count: how many unpaid invoices are due before the day.
+        amount: their balances in total, in the account's currency (its units, unrounded).
+        oldest_due: the earliest of their due dates; ``None`` when there are none.
+    """
+
+    count: int
+    amount: Decimal
+    oldest_due: dt.date | None
 
 
 def a_day(value: object, name: str = "day") -> dt.date:
@@ -316,6 +364,14 @@ class InvoiceRepository(Protocol):
         """
         ...
 
+    def overdue(self, account_id: UUID, day: dt.date) -> OverdueSummary:
+        """The account's unpaid invoices due before `day`: how many, their balance, the oldest.
+
+        One aggregate query on the index (account, status, due): its cost grows with the
+        unpaid invoices, never with the paid ones, and no invoice is loaded.
+        """
+        ...
+
 
 class LedgerEntryRepository(Protocol):
     """The ledger entries of one tenant; besides the core's operations, an account's in order."""
@@ -409,6 +465,24 @@ class MemoryInvoices(MemoryRecords[Invoice]):
         ]
         late = sorted((i for i in found if i.due < day), key=lambda i: (i.due, i.id))
         return late[:limit]
+
+    def overdue(self, account_id: UUID, day: dt.date) -> OverdueSummary:
+        """See `InvoiceRepository.overdue` (a scan, here)."""
+        self._uow._check_open()
+        an_id(account_id, "account_id")
+        day = a_day(day)
+        statuses = {s.value for s in UNPAID}
+        late = [
+            (self._from(k, r))
+            for k, r in self._uow._scan(self._name)
+            if r.parent == account_id and r.row["status"] in statuses
+        ]
+        late = [i for i in late if i.due < day]
+        return OverdueSummary(
+            count=len(late),
+            amount=sum((i.balance.amount for i in late), Decimal(0)),
+            oldest_due=min((i.due for i in late), default=None),
+        )
 
 
 class MemoryLedgerEntries(MemoryRecords[LedgerEntry]):

@@ -1,13 +1,15 @@
 """The credit ledger's repositories on SQL tables: the core, and the queries the ledger needs.
 
 Each query reads through an index: an account by its customer (the unique key), an account's
-entries by (account, sequence), its unpaid invoices by (account, status, due), invoices due by
-(status, due) and an operation by its idempotency key (the unique key).
+entries by (account, sequence), its unpaid invoices by (account, status, due) (and the overdue
+ones' count, balance and oldest due date, summed on that index), invoices due by (status, due)
+and an operation by its idempotency key (the unique key).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -21,8 +23,9 @@ from crmkit.credit._ledger import (
     LedgerEntry,
 )
 from crmkit.storage._arguments import a_limit, an_id
-from crmkit.storage._credit import _a_key, a_day, a_sequence
+from crmkit.storage._credit import OverdueSummary, _a_key, a_day, a_sequence
 from crmkit.storage.sql._records import SqlRecords
+from crmkit.storage.sql._types import Amount
 
 __all__ = ["SqlCreditAccounts", "SqlCreditOperations", "SqlInvoices", "SqlLedgerEntries"]
 
@@ -56,6 +59,34 @@ class SqlInvoices(SqlRecords[Invoice]):
         return self._run(
             "loading unpaid invoices",
             lambda c: [self._from_row(r) for r in c.execute(query).mappings()],
+        )
+
+    def overdue(self, account_id: UUID, day: dt.date) -> OverdueSummary:
+        """See `InvoiceRepository.overdue`."""
+        self._uow._check_open()
+        an_id(account_id, "account_id")
+        day = a_day(day)
+        table = self._table
+        c = table.c
+        query = sa.select(
+            sa.func.count(),
+            sa.func.sum(sa.type_coerce(c.amount - c.settled - c.written_off, Amount())),
+            sa.func.min(c.due),
+        ).where(
+            self._mine(table),
+            c.account_id == account_id,
+            c.status.in_([s.value for s in UNPAID]),
+            c.due < day,
+        )
+        count, amount, oldest = self._run(
+            "summing overdue invoices", lambda conn: conn.execute(query).one()
+        )
+        if isinstance(oldest, dt.datetime):  # SQLite and MariaDB may hand a date back as one
+            oldest = oldest.date()
+        return OverdueSummary(
+            count=int(count),
+            amount=Decimal(0) if amount is None else Decimal(amount),
+            oldest_due=oldest,
         )
 
     def due_before(self, day: dt.date, *, limit: int = 100) -> list[Invoice]:

@@ -1,9 +1,11 @@
 """The credit ledger: accounts, orders, invoices, payments, credit notes, entries, operations.
 
-Creates ``accounts`` (one per customer, with its running balances), and, each belonging to an
+Creates ``accounts`` (one per customer, with its running balances and temporary increases),
+and, each belonging to an
 account, ``orders``, ``invoices`` (indexed by account, status and due date, and by status and
 due date), ``payments``, ``credit_notes``, ``credit_ledger`` (the entries, indexed by account
-and sequence) and ``operations`` (the service calls, unique by idempotency key). Amounts are
+and sequence), ``operations`` (the service calls, unique by idempotency key) and
+``credit_overrides`` (approvals of blocked orders, indexed by account and order). Amounts are
 exact numbers, each with its currency. Each is created only if missing, so a run that MariaDB
 left half-applied (it commits every DDL statement at once) can simply run again.
 
@@ -28,6 +30,7 @@ branch_labels = None
 depends_on = None
 
 _TABLES = (
+    "credit_overrides",
     "operations",
     "credit_ledger",
     "credit_notes",
@@ -55,6 +58,8 @@ def _columns() -> dict[str, list[sa.Column[Any]]]:
             *_money("invoiced"),
             *_money("cancelled"),
             sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("outcome", sa.String(16)),
+            sa.Column("override_id", Id()),
         ],
         "invoices": [
             *_money("amount"),
@@ -106,6 +111,13 @@ def _columns() -> dict[str, list[sa.Column[Any]]]:
             sa.Column("first", sa.Integer, nullable=False),
             sa.Column("entries", sa.Integer, nullable=False),
         ],
+        "credit_overrides": [
+            sa.Column("order_id", Id(), nullable=False),
+            sa.Column("approved_by", sa.String(64), nullable=False),
+            sa.Column("at", Instant(), nullable=False),
+            sa.Column("reason", sa.String(500), nullable=False),
+            *_money("amount"),
+        ],
     }
 
 
@@ -116,6 +128,7 @@ _INDEXES = {
         "due": ["tenant_id", "status", "due"],
     },
     "credit_ledger": {"account": ["tenant_id", "account_id", "sequence"]},
+    "credit_overrides": {"order": ["tenant_id", "account_id", "order_id"]},
 }
 
 
@@ -142,6 +155,7 @@ def upgrade() -> None:
             sa.Column("currency", sa.String(3), nullable=False),
             sa.Column("on_hold", sa.Boolean, nullable=False),
             sa.Column("hold_reason", sa.String(500)),
+            sa.Column("increases", Document(), nullable=False),
             *_money("open_orders"),
             *_money("unpaid_invoices"),
             *_money("unallocated"),
@@ -173,7 +187,9 @@ def upgrade() -> None:
         op.create_table(
             name,
             *_key(),
-            sa.Column("account_id", Id(), nullable=False),
+            # A stored override always has an account, but its field (and so its column) is
+            # optional: an override may be judged without being stored.
+            sa.Column("account_id", Id(), nullable=table == "credit_overrides"),
             *columns,
             sa.PrimaryKeyConstraint("tenant_id", "id", name=f"pk_{name}"),
             sa.ForeignKeyConstraint(
