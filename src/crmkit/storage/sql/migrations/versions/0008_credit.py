@@ -3,9 +3,9 @@
 Creates ``accounts`` (one per customer, with its running balances), and, each belonging to an
 account, ``orders``, ``invoices`` (indexed by account, status and due date, and by status and
 due date), ``payments``, ``credit_notes``, ``credit_ledger`` (the entries, indexed by account
-and sequence, and by time) and ``operations`` (the service calls, unique by idempotency key).
-Amounts are exact numbers, each with its currency. Each is created only if missing, so a run
-that MariaDB left half-applied (it commits every DDL statement at once) can simply run again.
+and sequence) and ``operations`` (the service calls, unique by idempotency key). Amounts are
+exact numbers, each with its currency. Each is created only if missing, so a run that MariaDB
+left half-applied (it commits every DDL statement at once) can simply run again.
 
 Revision ID: 0008
 Revises: 0007
@@ -117,6 +117,7 @@ _INDEXES = {
     },
     "credit_ledger": {
         "account": ["tenant_id", "account_id", "sequence"],
+        # By time: a period's receivables read the entries since its start, not the history.
         "time": ["tenant_id", "at"],
     },
 }
