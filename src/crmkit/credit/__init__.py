@@ -12,7 +12,10 @@ naming the order and at least its amount (`covers`, `override_problem`).
 
 `ageing` buckets open items (`OpenItem`) by days overdue per customer, per owner and in total;
 `overdue_warnings`, `days_sales_outstanding` and `bad_debt_rate` complete the receivables
-figures. They are the references the SQL stores match.
+figures, and `period_receivables` reads a period's figures (`PeriodReceivables`) off the ledger.
+They are the references the stores match: ``uow.invoices.ageing(as_of)``,
+``uow.invoices.overdue_warnings(as_of)`` and ``uow.invoices.period_receivables(start, end)``
+compute the same answers inside the database on SQL stores.
 
 A customer's `CreditAccount` keeps its running balances (open orders not yet invoiced, unpaid
 invoice balances, unallocated credit) in one currency; every change to them is a `LedgerEntry`
@@ -144,6 +147,9 @@ from crmkit.credit._policy import (
     credit_limit,
 )
 
+# --- receivables figures of a period (the stores compute them in the database) ---
+from crmkit.credit._receivables import PeriodReceivables, period_receivables
+
 __all__ = [
     "BAD_DEBT_PLACES",
     "DSO_PLACES",
@@ -179,6 +185,7 @@ __all__ = [
     "Payment",
     "PaymentHistory",
     "PaymentReceived",
+    "PeriodReceivables",
     "Placement",
     "Reason",
     "ReasonCode",
@@ -202,6 +209,7 @@ __all__ = [
     "open_account",
     "overdue_warnings",
     "override_problem",
+    "period_receivables",
     "place_order",
     "put_on_hold",
     "record_payment",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
 from uuid import UUID
 
@@ -49,6 +49,8 @@ BAD_DEBT_PLACES = 4
 
 _key = key_text(max_length=64)
 _days = bounded_int(0, 36500)
+# Sums of amounts: exact, however many (each of up to 38 digits).
+_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, Overflow])
 
 
 class Bucket(enum.StrEnum):
@@ -273,7 +275,7 @@ def ageing(
         money = item.outstanding
         key = (item.customer_id, item.owner_id, item.bucket(day), money.currency)
         total, count = cells.get(key, (Decimal(0), 0))
-        cells[key] = (total + money.amount, count + 1)
+        cells[key] = (_EXACT.add(total, money.amount), count + 1)
     return assemble_ageing(
         [(*key, total, count) for key, (total, count) in cells.items()],
         day,
@@ -359,6 +361,15 @@ class OverdueWarning:
     message: str
 
 
+def overdue_arguments(as_of: object, days: object) -> tuple[dt.date, int]:
+    """Check `overdue_warnings`' date and days (as it does); them, typed."""
+    day = _as_of(as_of)
+    if (problem := _days(days)) is not None:
+        raise ValidationError.of("days", problem)
+    assert isinstance(days, int)  # noqa: S101 (the check says so)
+    return day, days
+
+
 def overdue_warnings(
     items: Iterable[OpenItem], as_of: dt.date, *, days: int = 30
 ) -> tuple[OverdueWarning, ...]:
@@ -381,9 +392,7 @@ def overdue_warnings(
     Raises:
         ValidationError: a bad argument, named.
     """
-    day = _as_of(as_of)
-    if (problem := _days(days)) is not None:
-        raise ValidationError.of("days", problem)
+    day, days = overdue_arguments(as_of, days)
     found = [
         OverdueWarning(
             invoice_id=item.invoice_id,

@@ -654,7 +654,7 @@ def _sign(value: Money, size: Money) -> int | None:
         return 0
     if value.amount == size.amount:
         return 1
-    if value.amount == -size.amount:
+    if value.amount == size.amount.copy_negate():  # exact: unary minus rounds to 28 digits
         return -1
     return None
 

@@ -18,6 +18,15 @@ from uuid import UUID
 
 import attrs
 
+from crmkit._rates import ExchangeRates
+from crmkit.credit._ageing import (
+    Ageing,
+    OpenItem,
+    OverdueWarning,
+    ageing,
+    overdue_arguments,
+    overdue_warnings,
+)
 from crmkit.credit._decision import CreditOverride
 from crmkit.credit._ledger import (
     UNPAID,
@@ -29,9 +38,11 @@ from crmkit.credit._ledger import (
     Order,
     Payment,
 )
+from crmkit.credit._receivables import PeriodReceivables, period_receivables
 from crmkit.errors import Issue, ValidationError
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import a_limit, an_id
+from crmkit.storage._customers import CUSTOMERS
 from crmkit.storage.memory import MemoryRecords
 
 __all__ = [
@@ -121,7 +132,7 @@ LEDGER_ENTRIES: Aggregate[LedgerEntry] = Aggregate(
     "ledger_entry",
     "credit_ledger",
     parent=_ACCOUNT,
-    indexes={"account": ("account_id", "sequence")},
+    indexes={"account": ("account_id", "sequence"), "time": ("at",)},
     immutable=dict.fromkeys(
         (
             "account_id",
@@ -143,7 +154,7 @@ LEDGER_ENTRIES: Aggregate[LedgerEntry] = Aggregate(
     ),
     columns={"kind": 16, "document": 16, "key": 128},
 )
-"""The ledger entries, in each account's order."""
+"""The ledger entries, in each account's order, and by time (for a period's figures)."""
 
 CREDIT_OPERATIONS: Aggregate[CreditOperation] = Aggregate(
     CreditOperation,
@@ -372,6 +383,108 @@ class InvoiceRepository(Protocol):
         """
         ...
 
+    # --- receivables figures (the same answers as the references in crmkit.credit) ------------
+
+    def ageing(
+        self,
+        as_of: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Ageing:
+        """The receivables ageing of the tenant's unpaid invoices on `as_of`.
+
+        The same answer as `crmkit.credit.ageing` over an `OpenItem` per unpaid invoice (its
+        balance, its account's customer, and that customer's owner now). SQL stores compute it
+        inside the database: one row per customer, owner, bucket and currency reaches Python,
+        whatever the number of invoices.
+
+        Examples:
+            >>> import datetime as dt, crmkit
+            >>> from crmkit import Money
+            >>> from crmkit.credit import Bucket, invoice_order, open_account, place_order
+            >>> from crmkit.customers import Customer
+            >>> crm = crmkit.open("memory://")
+            >>> with crm.unit_of_work(actor="li") as uow:
+            ...     uow.customers.add(acme := Customer(name="Acme", owner_id="li"))
+            ...     account = open_account(uow, acme.id, Money("50000", "CNY"), key="open")
+            ...     order = place_order(uow, account.id, Money("3000", "CNY"), key="PO-1").order
+            ...     _ = invoice_order(uow, account.id, order.id, key="INV-1",
+            ...                       due=dt.date(2026, 1, 31))
+            ...     report = uow.invoices.ageing(dt.date(2026, 3, 10))
+            >>> report.by_owner["li"].buckets[Bucket.DAYS_31_60]
+            Money('3000.00', 'CNY')
+
+        Raises:
+            ValidationError: as `crmkit.credit.ageing` (``as_of``, ``rates``, ``currency``).
+            MissingRate: a rate needed is missing.
+        """
+        ...
+
+    def overdue_warnings(
+        self, as_of: dt.date, *, days: int = 30, limit: int | None = None
+    ) -> tuple[OverdueWarning, ...]:
+        """The unpaid invoices more than `days` days overdue on `as_of`, longest overdue first.
+
+        The same answer as `crmkit.credit.overdue_warnings` over the tenant's unpaid invoices
+        (cut to the first `limit`, if given), found through the index on (status, due date).
+
+        Raises:
+            ValidationError: a bad argument, named (``as_of``, ``days``, ``limit``).
+        """
+        ...
+
+    def period_receivables(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> PeriodReceivables:
+        """What was invoiced and written off in ``[start, end)`` (UTC days), and owed at `end`.
+
+        The same answer as `crmkit.credit.period_receivables` over the tenant's ledger entries.
+        SQL stores compute it inside the database in one statement: the accounts' running
+        balances of unpaid invoices, less the entries' effects since `end`, and the entries of
+        the period (through the entries' index on time), so that the cost grows with
+        the accounts and the entries since `start`, not with the whole history. (The running
+        balances equal the sums of the entries: the ledger's law.)
+
+        Raises:
+            ValidationError: as `crmkit.credit.period_receivables`.
+            MissingRate: a rate needed is missing.
+        """
+        ...
+
+    def days_sales_outstanding(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """The days sales outstanding of the period: see `period_receivables`.
+
+        ``None`` when nothing was invoiced in the period.
+        """
+        ...
+
+    def bad_debt_rate(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """The bad-debt rate of the period: see `period_receivables`.
+
+        ``None`` when nothing was invoiced in the period.
+        """
+        ...
+
 
 class LedgerEntryRepository(Protocol):
     """The ledger entries of one tenant; besides the core's operations, an account's in order."""
@@ -484,6 +597,86 @@ class MemoryInvoices(MemoryRecords[Invoice]):
             oldest_due=min((i.due for i in late), default=None),
         )
 
+    def ageing(
+        self,
+        as_of: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Ageing:
+        """See `InvoiceRepository.ageing`: the reference over the tenant's records."""
+        self._uow._check_open()
+        return ageing(self._open_items(), as_of, rates=rates, currency=currency)
+
+    def overdue_warnings(
+        self, as_of: dt.date, *, days: int = 30, limit: int | None = None
+    ) -> tuple[OverdueWarning, ...]:
+        """See `InvoiceRepository.overdue_warnings`: the reference over the tenant's records."""
+        self._uow._check_open()
+        day, days = overdue_arguments(as_of, days)
+        if limit is not None:
+            a_limit(limit)
+        found = overdue_warnings(self._open_items(), day, days=days)
+        return found if limit is None else found[:limit]
+
+    def period_receivables(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> PeriodReceivables:
+        """See `InvoiceRepository.period_receivables`: the reference over the tenant's entries."""
+        self._uow._check_open()
+        entries = self._uow.repository(LEDGER_ENTRIES)
+        assert isinstance(entries, MemoryLedgerEntries)  # noqa: S101 (registered together)
+        return period_receivables(entries._all(), start, end, rates=rates, currency=currency)
+
+    def days_sales_outstanding(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """See `InvoiceRepository.days_sales_outstanding`."""
+        figures = self.period_receivables(start, end, rates=rates, currency=currency)
+        return figures.days_sales_outstanding
+
+    def bad_debt_rate(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """See `InvoiceRepository.bad_debt_rate`."""
+        return self.period_receivables(start, end, rates=rates, currency=currency).bad_debt_rate
+
+    def _open_items(self) -> list[OpenItem]:
+        """An `OpenItem` per unpaid invoice, with its account's customer and their owner."""
+        statuses = {s.value for s in UNPAID}
+        unpaid = [
+            self._from(k, r) for k, r in self._uow._scan(self._name) if r.row["status"] in statuses
+        ]
+        accounts = self._uow.repository(CREDIT_ACCOUNTS).get_many({i.account_id for i in unpaid})
+        customer_of = {a.id: a.customer_id for a in accounts}
+        customers = self._uow.repository(CUSTOMERS).get_many(set(customer_of.values()))
+        owner_of = {c.id: c.owner_id for c in customers}
+        return [
+            OpenItem(
+                invoice_id=i.id,
+                customer_id=customer_of[i.account_id],
+                owner_id=owner_of[customer_of[i.account_id]],
+                due_date=i.due,
+                outstanding=i.balance,
+            )
+            for i in unpaid
+        ]
+
 
 class MemoryLedgerEntries(MemoryRecords[LedgerEntry]):
     """`LedgerEntryRepository` on the memory store."""
@@ -506,6 +699,9 @@ class MemoryLedgerEntries(MemoryRecords[LedgerEntry]):
             key=lambda e: e.sequence,
         )
         return found if limit is None else found[:limit]
+
+    def _all(self) -> list[LedgerEntry]:
+        return [self._from(k, r) for k, r in self._uow._scan(self._name)]
 
 
 class MemoryCreditOperations(MemoryRecords[CreditOperation]):

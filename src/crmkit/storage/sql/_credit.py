@@ -3,7 +3,9 @@
 Each query reads through an index: an account by its customer (the unique key), an account's
 entries by (account, sequence), its unpaid invoices by (account, status, due) (and the overdue
 ones' count, balance and oldest due date, summed on that index), invoices due by (status, due)
-and an operation by its idempotency key (the unique key).
+and an operation by its idempotency key (the unique key). The receivables figures (ageing,
+overdue warnings, a period's) are computed in the database, by
+`crmkit.storage.sql._credit_receivables`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from crmkit._rates import ExchangeRates
+from crmkit.credit._ageing import (
+    Ageing,
+    OverdueWarning,
+    _as_of,
+    _report_currency,
+    assemble_ageing,
+    overdue_arguments,
+    overdue_warnings,
+)
 from crmkit.credit._ledger import (
     UNPAID,
     CreditAccount,
@@ -22,8 +34,15 @@ from crmkit.credit._ledger import (
     InvoiceStatus,
     LedgerEntry,
 )
+from crmkit.credit._receivables import PeriodReceivables, assemble_period, period_bounds
 from crmkit.storage._arguments import a_limit, an_id
 from crmkit.storage._credit import OverdueSummary, _a_key, a_day, a_sequence
+from crmkit.storage.sql._credit_receivables import (
+    Tables,
+    ageing_cells,
+    overdue_items,
+    period_sums,
+)
 from crmkit.storage.sql._records import SqlRecords
 from crmkit.storage.sql._types import Amount
 
@@ -105,6 +124,88 @@ class SqlInvoices(SqlRecords[Invoice]):
             "loading invoices due",
             lambda c: [self._from_row(r) for r in c.execute(query).mappings()],
         )
+
+    # --- receivables figures, computed in the database -----------------------------------------
+
+    @property
+    def _figures(self) -> Tables:
+        t = self._t
+        return Tables(
+            self._table,
+            t.table("accounts"),
+            t.table("customers"),
+            t.table("credit_ledger"),
+            self._mine,
+        )
+
+    def ageing(
+        self,
+        as_of: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Ageing:
+        """See `InvoiceRepository.ageing`."""
+        self._uow._check_open()
+        day = _as_of(as_of)
+        tables = self._figures
+        cells = self._run("computing an ageing", lambda c: ageing_cells(c, tables, day))
+        unit = _report_currency({cell[3] for cell in cells}, rates, currency)
+        return assemble_ageing(cells, day, unit=unit, rates=rates)
+
+    def overdue_warnings(
+        self, as_of: dt.date, *, days: int = 30, limit: int | None = None
+    ) -> tuple[OverdueWarning, ...]:
+        """See `InvoiceRepository.overdue_warnings`."""
+        self._uow._check_open()
+        day, days = overdue_arguments(as_of, days)
+        if limit is not None:
+            a_limit(limit)
+        tables, before = self._figures, day - dt.timedelta(days=days)
+        items = self._run(
+            "finding overdue invoices", lambda c: overdue_items(c, tables, before, limit)
+        )
+        return overdue_warnings(items, day, days=days)
+
+    def period_receivables(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> PeriodReceivables:
+        """See `InvoiceRepository.period_receivables`."""
+        self._uow._check_open()
+        since, until = period_bounds(start, end)
+        tables = self._figures
+        sums = self._run(
+            "computing a period's receivables", lambda c: period_sums(c, tables, since, until)
+        )
+        return assemble_period(sums, since.date(), until.date(), rates=rates, currency=currency)
+
+    def days_sales_outstanding(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """See `InvoiceRepository.days_sales_outstanding`."""
+        figures = self.period_receivables(start, end, rates=rates, currency=currency)
+        return figures.days_sales_outstanding
+
+    def bad_debt_rate(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """See `InvoiceRepository.bad_debt_rate`."""
+        return self.period_receivables(start, end, rates=rates, currency=currency).bad_debt_rate
 
 
 class SqlLedgerEntries(SqlRecords[LedgerEntry]):

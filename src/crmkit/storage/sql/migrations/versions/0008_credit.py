@@ -127,7 +127,11 @@ _INDEXES = {
         "account": ["tenant_id", "account_id", "status", "due"],
         "due": ["tenant_id", "status", "due"],
     },
-    "credit_ledger": {"account": ["tenant_id", "account_id", "sequence"]},
+    "credit_ledger": {
+        "account": ["tenant_id", "account_id", "sequence"],
+        # By time: a period's receivables read the entries since its start, not the history.
+        "time": ["tenant_id", "at"],
+    },
     "credit_overrides": {"order": ["tenant_id", "account_id", "order_id"]},
 }
 
