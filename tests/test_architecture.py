@@ -35,6 +35,7 @@ WIRING_AND_APPS = {
     "crmkit._composition",
     "crmkit.demo",
     "crmkit._demo_sales",
+    "crmkit._demo_credit",
     "crmkit.__main__",
     "crmkit.testing",
 }

@@ -77,6 +77,13 @@ def test_crmkit_demo_fills_an_sqlite_file_and_says_what_it_did(
         "won: ",
         "Funnel of B2B sales (14 deals, values in CNY)",
         "Channels:",
+        "The credit desk",
+        ": block (limit_exceeded)",
+        "approved by cfo.zhou",
+        "CreditOverridden recorded",
+        "kept as credit",
+        "invoices are overdue (InvoiceOverdue recorded)",
+        "Receivables ageing on",
     ):
         assert section in out
     with sqlite3.connect(path) as db:
