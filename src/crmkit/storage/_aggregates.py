@@ -77,6 +77,9 @@ class Aggregate(Generic[T]):
             unit of work's settings; the domain class's own checks always run.
         sensitive: fields whose values the change log never holds: it shows `MASKED` instead
             (see `crmkit.storage.Change`).
+        append_only: records are only ever added (a ledger's entries): `update` and `remove`
+            refuse them with `ValidationError`, and a correction is a new record. Removing
+            the parent still takes them with it.
     """
 
     cls: type[T]
@@ -90,6 +93,7 @@ class Aggregate(Generic[T]):
     order: tuple[str, ...] = ("id", "version")
     issues: Callable[[T, Any], list[Issue]] | None = None
     sensitive: frozenset[str] = frozenset()
+    append_only: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.sensitive:

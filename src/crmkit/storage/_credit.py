@@ -125,7 +125,6 @@ CREDIT_NOTES: Aggregate[CreditNote] = Aggregate(
 )
 """The credit notes."""
 
-_ENTRY = "cannot change: an entry is never edited, a correction is a new entry"
 
 LEDGER_ENTRIES: Aggregate[LedgerEntry] = Aggregate(
     LedgerEntry,
@@ -133,25 +132,7 @@ LEDGER_ENTRIES: Aggregate[LedgerEntry] = Aggregate(
     "credit_ledger",
     parent=_ACCOUNT,
     indexes={"account": ("account_id", "sequence"), "time": ("at",)},
-    immutable=dict.fromkeys(
-        (
-            "account_id",
-            "sequence",
-            "kind",
-            "document",
-            "document_id",
-            "amount",
-            "orders",
-            "invoices",
-            "credit",
-            "key",
-            "invoice_id",
-            "original",
-            "rate",
-            "rate_date",
-        ),
-        _ENTRY,
-    ),
+    append_only=True,
     columns={"kind": 16, "document": 16, "key": 128},
 )
 """The ledger entries, in each account's order, and by time (for a period's figures)."""

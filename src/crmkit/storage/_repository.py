@@ -173,12 +173,14 @@ class Repository(abc.ABC, Generic[T]):
         """Store the changed record, if nobody changed it since it was read.
 
         Raises:
-            ValidationError: it is invalid, or changes a field that cannot change.
+            ValidationError: it is invalid, changes a field that cannot change, or its
+                aggregate is append-only.
             ConcurrencyError: the stored version is not ``obj.version``, or it was removed.
             DuplicateError: a new unique value of it is taken.
         """
         uow, a = self._uow, self._aggregate
         uow._check_writable()
+        self._refuse_if_append_only("changed")
         self._check(obj)
         version: int = obj.version  # type: ignore[attr-defined]
         before = self._before(obj)
@@ -197,10 +199,12 @@ class Repository(abc.ABC, Generic[T]):
         """Delete the record, and the records that belong to it, if unchanged since it was read.
 
         Raises:
+            ValidationError: its aggregate is append-only.
             ConcurrencyError: the stored version is not ``obj.version``, or it is gone.
         """
         uow, a = self._uow, self._aggregate
         uow._check_writable()
+        self._refuse_if_append_only("removed")
         if not isinstance(obj, a.cls):
             raise ValidationError.of("", f"must be a {a.cls.__name__}, not {type(obj).__name__}")
         version: int = obj.version  # type: ignore[attr-defined]
@@ -235,6 +239,13 @@ class Repository(abc.ABC, Generic[T]):
         return found
 
     # --- shared rules ------------------------------------------------------------------------
+
+    def _refuse_if_append_only(self, done: str) -> None:
+        a = self._aggregate
+        if a.append_only:
+            raise ValidationError.of(
+                a.record, f"is only ever added, never {done}: a correction is a new {a.record}"
+            )
 
     def _check(self, obj: T) -> None:
         """Raise `ValidationError` for anything wrong with `obj`."""

@@ -130,7 +130,25 @@ class AggregateContract(abc.ABC, Generic[T]):
             found: T = uow.repository(self.aggregate).get(key)
             return found
 
+    def _skip_if_append_only(self) -> None:
+        if self.aggregate.append_only:
+            pytest.skip("the aggregate is append-only: its records are never changed or removed")
+
     # --- the contract ----------------------------------------------------------------------------
+
+    def test_an_append_only_record_cannot_be_changed_or_removed(self, crm: crmkit.CRM) -> None:
+        if not self.aggregate.append_only:
+            pytest.skip("the aggregate's records may be changed and removed")
+        obj = self._add(crm)
+        with crm.unit_of_work(actor="li", tenant="acme") as uow:
+            records = uow.repository(self.aggregate)
+            stored = records.get(obj.id)  # type: ignore[attr-defined]
+            self.change(stored)
+            with pytest.raises(ValidationError, match="is only ever added, never changed"):
+                records.update(stored)
+            with pytest.raises(ValidationError, match="is only ever added, never removed"):
+                records.remove(records.get(obj.id))  # type: ignore[attr-defined]
+        assert self._get(crm, obj.id) == obj  # type: ignore[attr-defined]
 
     def test_an_added_record_reads_back_equal_at_version_1(self, crm: crmkit.CRM) -> None:
         """An added record reads back equal at version 1."""
@@ -157,6 +175,7 @@ class AggregateContract(abc.ABC, Generic[T]):
 
     def test_an_update_bumps_the_version_and_a_stale_one_conflicts(self, crm: crmkit.CRM) -> None:
         """An update bumps the version and a stale one conflicts."""
+        self._skip_if_append_only()
         obj = self._add(crm)
         stale = self._get(crm, obj.id)  # type: ignore[attr-defined]
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
@@ -174,6 +193,7 @@ class AggregateContract(abc.ABC, Generic[T]):
 
     def test_a_locked_record_reads_back_as_stored_and_can_be_written(self, crm: crmkit.CRM) -> None:
         """`lock` returns the record as stored, and the unit of work can then change it."""
+        self._skip_if_append_only()
         obj = self._add(crm)
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
             records = uow.repository(self.aggregate)
@@ -208,6 +228,7 @@ class AggregateContract(abc.ABC, Generic[T]):
 
     def test_a_removed_record_is_gone_and_a_stale_removal_conflicts(self, crm: crmkit.CRM) -> None:
         """A removed record is gone and a stale removal conflicts."""
+        self._skip_if_append_only()
         obj, kept = self._add(crm), self._add(crm)
         stale = self._get(crm, obj.id)  # type: ignore[attr-defined]
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
@@ -253,6 +274,7 @@ class AggregateContract(abc.ABC, Generic[T]):
 
     def test_tenants_see_only_their_own_records(self, crm: crmkit.CRM) -> None:
         """Tenants see only their own records."""
+        self._skip_if_append_only()
         obj = self._add(crm, tenant="acme")
         self._add(crm, tenant="globex")
         with crm.unit_of_work(actor="li", tenant="globex") as uow:
@@ -297,6 +319,7 @@ class AggregateContract(abc.ABC, Generic[T]):
 
     def test_fields_that_cannot_change_are_refused(self, crm: crmkit.CRM) -> None:
         """Fields that cannot change are refused."""
+        self._skip_if_append_only()
         for field, problem in self.aggregate.immutable.items():
             obj, other = self._add(crm), self._add(crm)
             setattr(obj, field, getattr(other, field))
@@ -346,6 +369,7 @@ class AggregateContract(abc.ABC, Generic[T]):
         self, crm: crmkit.CRM
     ) -> None:
         """Every write reaches the write hooks, with before and after: a change log plugs in."""
+        self._skip_if_append_only()
         seen: list[tuple[str, Any, Operation, Any, Any]] = []
 
         def record(write: Write) -> None:
@@ -377,6 +401,7 @@ class AggregateContract(abc.ABC, Generic[T]):
 
         The records a removal takes with it are in the log too.
         """
+        self._skip_if_append_only()
         a = self.aggregate
         with crm.unit_of_work(actor="li", tenant="acme") as uow:
             records = uow.repository(a)
