@@ -108,16 +108,24 @@ def _lifecycle(
     return "invoiced"
 
 
-def test_workers_on_a_few_customers_never_pass_a_limit_and_lose_nothing(backend: Backend) -> None:
+def test_workers_on_a_few_customers_never_pass_a_limit_and_lose_nothing(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
     crm = backend.fresh()
     accounts = _accounts(crm, 3)
-    workers, steps = 8, 12
+    workers, steps = 8, 25
     attempts = 5 if backend.name in ("postgres", "mysql") else 200
     fates: Counter[str] = Counter()
+    tries: Counter[str] = Counter()
 
     def work(worker: crmkit.CRM, n: int) -> None:
         def run(call: Callable[[UnitOfWork], Any]) -> Any:
-            return worker.run(call, actor=f"w{n}", attempts=attempts, backoff=0.002)
+            def counted(uow: UnitOfWork) -> Any:
+                tries["attempts"] += 1
+                return call(uow)
+
+            tries["calls"] += 1
+            return worker.run(counted, actor=f"w{n}", attempts=attempts, backoff=0.002)
 
         for i in range(steps):
             account = accounts[(n + i) % len(accounts)]
@@ -139,11 +147,20 @@ def test_workers_on_a_few_customers_never_pass_a_limit_and_lose_nothing(backend:
             ):
                 total = Money.total([getattr(e, column) for e in ledger], currency="CNY")
                 assert getattr(stored, balance) == total
-    _never_above_the_limit(crm, {a.id for a in accounts})
+    checked = _never_above_the_limit(crm, {a.id for a in accounts})
+    with capsys.disabled():
+        print(
+            f"\n[{backend.name}] {workers} workers, 3 customers: {tries['calls']} calls "
+            f"({dict(sorted(fates.items()))} orders), {tries['attempts'] - tries['calls']} "
+            f"retries; limit and balances checked at {checked} committed account states"
+        )
 
 
-def _never_above_the_limit(crm: crmkit.CRM, accounts: set[Any]) -> None:
-    """Replay the change log: each account, each time it was written, within its limit."""
+def _never_above_the_limit(crm: crmkit.CRM, accounts: set[Any]) -> int:
+    """Replay the change log: each account, each time it was written, within its limit.
+
+    Returns how many committed account states were checked.
+    """
     changes: list[Change] = []
     page = crm.changes_since(0, limit=1000)
     while page.changes:
@@ -169,6 +186,7 @@ def _never_above_the_limit(crm: crmkit.CRM, accounts: set[Any]) -> None:
             checked += 1
     assert set(replayed) == accounts
     assert checked > len(accounts)
+    return checked
 
 
 def test_sixteen_workers_on_one_customer_succeed_within_the_default_retry_budget(
