@@ -78,7 +78,8 @@ class MemoryStore:
     """
 
     def __init__(self, *, aggregates: Iterable[Aggregate[Any]] = ()) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: a commit, which holds it, reads through `_read`, which takes it too.
+        self._lock = threading.RLock()
         self.aggregates: dict[str, Aggregate[Any]] = {
             a.table: a for a in (*registered(), *aggregates)
         }
@@ -162,12 +163,19 @@ class MemoryUnitOfWork(UnitOfWork):
         writes = self._writes.get(table)
         if writes is not None and key in writes:
             return writes[key]
-        return self._committed(table).records.get(key)
+        if not self._held:
+            return self._committed(table).records.get(key)
+        with self._store._lock:  # the record and the locked ones, as of one moment
+            found = self._committed(table).records.get(key)
+            self._check_held()
+            return found
 
     def _scan(self, table: str) -> Iterator[tuple[UUID, _Record]]:
         writes = self._writes.get(table, {})
         with self._store._lock:
             committed = list(self._committed(table).records.items())
+            if self._held:
+                self._check_held()
         for key, record in committed:
             if key not in writes:
                 yield key, record
@@ -197,13 +205,31 @@ class MemoryUnitOfWork(UnitOfWork):
         writes = self._writes.get(table, {})
         return owner is not None and owner != by_other_than and owner not in writes
 
+    def _check_held(self) -> None:
+        """Raise `ConcurrencyError` if another unit of work committed a record this one locked.
+
+        On a SQL store nobody can change a locked record until the lock's unit of work ends;
+        the memory store never waits, so a read after someone else's commit would mix what
+        was locked with what came after it (an order invoiced by the other, say). The read
+        fails instead, and `crmkit.CRM.run` runs the unit of work again.
+        """
+        for table, key in self._held:
+            stored = self._committed(table).records.get(key)
+            now = None if stored is None else stored.row["version"]
+            base = self._base.get((table, key))
+            if now != base:
+                record = self._store.aggregates[table].record
+                raise ConcurrencyError(record, key, base)
+
     def _hold(self, table: str, key: UUID) -> _Record | None:
         """Read the record `key` of `table` and remember its version for the commit to check."""
         writes = self._writes.get(table)
         if writes is not None and key in writes:
             return writes[key]  # written here: its version is remembered already
-        with self._store._lock:
+        with self._store._lock:  # the record and those locked before it, as of one moment
             stored = self._committed(table).records.get(key)
+            if self._held:
+                self._check_held()
         self._base.setdefault((table, key), None if stored is None else stored.row["version"])
         self._held.add((table, key))
         return stored

@@ -137,6 +137,7 @@ class AggregateContract(abc.ABC, Generic[T]):
     # --- the contract ----------------------------------------------------------------------------
 
     def test_an_append_only_record_cannot_be_changed_or_removed(self, crm: crmkit.CRM) -> None:
+        """An append-only aggregate's records are refused to `update` and `remove`, unchanged."""
         if not self.aggregate.append_only:
             pytest.skip("the aggregate's records may be changed and removed")
         obj = self._add(crm)
