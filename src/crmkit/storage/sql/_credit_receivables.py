@@ -15,24 +15,22 @@ amounts are all integers, Python the others, and on an overflow every row is sum
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
-from typing import Any
+from collections.abc import Callable
+from decimal import Decimal
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy import exc
 
 from crmkit._money import Money
 from crmkit.credit._ageing import _LAST_DAY, Bucket, OpenItem
 from crmkit.credit._ledger import UNPAID, DocumentKind, EntryKind
 from crmkit.credit._receivables import INVOICED, OUTSTANDING, WRITTEN_OFF
-from crmkit.storage.sql._types import Amount, from_units
+from crmkit.storage.sql._sums import exact_sums
+from crmkit.storage.sql._types import Amount
 
-__all__ = ["Cell", "Tables", "ageing_cells", "exact_sums", "overdue_items", "period_sums"]
+__all__ = ["Cell", "Tables", "ageing_cells", "overdue_items", "period_sums"]
 
 # Sums of amounts: exact (38 digits each, and a few more for a sum of many).
-_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, Overflow])
 # The buckets in order of their index in the SQL: each but the last ends on a day.
 _BUCKETS = [bucket for bucket, _ in _LAST_DAY] + [Bucket.OVER_90]
 # The period's figures in order of their number in the SQL.
@@ -41,8 +39,6 @@ _UNPAID = [s.value for s in UNPAID]
 
 Cell = tuple[UUID, str, Bucket, str, Decimal, int]
 """An ageing cell's sum: customer, owner, bucket, currency, the exact sum and how many items."""
-Term = tuple[int, sa.ColumnElement[Any]]
-"""A signed column of an exact sum: +1 or -1, and an `Amount` column."""
 
 
 class Tables:
@@ -180,97 +176,3 @@ def period_sums(
         c, [(1, rows.c.plus), (-1, rows.c.minus)], [rows.c.figure, rows.c.currency], rows
     )
     return [(_FIGURES[int(n)], str(code), total) for (n, code), (_, total) in sums.items()]
-
-
-# --- exact sums -----------------------------------------------------------------------------------
-
-
-def _signed(terms: Sequence[Term]) -> sa.ColumnElement[Any]:
-    (first_sign, value), *rest = terms
-    if first_sign < 0:
-        value = -value
-    for sign, column in rest:
-        value = value + column if sign > 0 else value - column
-    return value
-
-
-def _overflow(error: exc.OperationalError) -> bool:
-    """Whether SQLite refused a SUM of integers that outgrew 64 bits."""
-    return "integer overflow" in str(error.orig)
-
-
-def exact_sums(
-    c: sa.Connection,
-    terms: Sequence[Term],
-    groups: Sequence[sa.ColumnElement[Any]],
-    source: sa.FromClause,
-    where: Sequence[sa.ColumnElement[bool]] = (),
-) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
-    """Per group of the rows of `source` matching `where`: how many, and their terms' sum.
-
-    Each row's value is the sum of its signed `terms` (``amount - settled - written_off``, say).
-
-    On the servers ``SUM`` of the ``NUMERIC`` columns is exact. On SQLite, SQL sums the rows
-    whose terms all hold integers (SQLite raises rather than round on overflow, and a term of
-    one row never overflows: a balance is less than its amount), Python the rows with a term
-    held as bytes; on overflow every row is read and summed in Python.
-    """
-    if c.dialect.name != "sqlite":
-        query = (
-            sa.select(*groups, sa.func.count(), sa.func.sum(_signed(terms)))
-            .select_from(source)
-            .where(*where)
-            .group_by(*groups)
-        )
-        return {
-            tuple(r[:-2]): (int(r[-2]), Decimal(0) if r[-1] is None else Decimal(r[-1]))
-            for r in c.execute(query)
-        }
-    narrow = sa.and_(*(sa.func.typeof(column) == "integer" for _, column in terms))
-    units = _signed([(sign, sa.type_coerce(column, sa.BigInteger)) for sign, column in terms])
-    query = (
-        sa.select(
-            *groups,
-            sa.func.count(),
-            sa.type_coerce(sa.func.sum(sa.case((narrow, units))), sa.BigInteger),
-            sa.func.sum(sa.case((narrow, 0), else_=1)),
-        )
-        .select_from(source)
-        .where(*where)
-        .group_by(*groups)
-    )
-    try:
-        rows = c.execute(query).all()
-    except exc.OperationalError as e:
-        if not _overflow(e):
-            raise
-        return _summed_in_python(c, terms, groups, source, where)
-    found = {
-        tuple(r[:-3]): (int(r[-3]), Decimal(0) if r[-2] is None else from_units(r[-2]))
-        for r in rows
-    }
-    if any(r[-1] for r in rows):
-        wide = _summed_in_python(c, terms, groups, source, [*where, sa.not_(narrow)])
-        for key, (_, total) in wide.items():
-            n, before = found[key]
-            found[key] = (n, _EXACT.add(before, total))
-    return found
-
-
-def _summed_in_python(
-    c: sa.Connection,
-    terms: Sequence[Term],
-    groups: Sequence[sa.ColumnElement[Any]],
-    source: sa.FromClause,
-    where: Sequence[sa.ColumnElement[bool]],
-) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
-    found: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
-    width = len(groups)
-    query = sa.select(*groups, *(column for _, column in terms)).select_from(source).where(*where)
-    for row in c.execute(query):
-        key = tuple(row[:width])
-        n, total = found.get(key, (0, Decimal(0)))
-        for (sign, _), value in zip(terms, row[width:], strict=True):
-            total = _EXACT.add(total, value) if sign > 0 else _EXACT.subtract(total, value)
-        found[key] = (n + 1, total)
-    return found

@@ -33,7 +33,7 @@ from crmkit.pipeline._funnel import (
 from crmkit.storage._arguments import a_key, a_limit, a_page, an_id
 from crmkit.storage._pipeline import a_moment
 from crmkit.storage.sql._records import SqlRecords, chunks
-from crmkit.storage.sql._types import from_units
+from crmkit.storage.sql._sums import exact_sums, is_overflow
 
 __all__ = ["SqlLeads", "SqlOpportunities", "stage_rows"]
 
@@ -385,11 +385,6 @@ def stage_rows(tenant: str, opportunity: Opportunity) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _overflow(error: exc.OperationalError) -> bool:
-    """Whether SQLite refused a SUM of integers that outgrew 64 bits."""
-    return "integer overflow" in str(error.orig)
-
-
 def amount_sums(
     c: sa.Connection,
     amount: sa.ColumnElement[Any],
@@ -397,68 +392,8 @@ def amount_sums(
     source: sa.FromClause,
     where: list[sa.ColumnElement[bool]],
 ) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
-    """Per group of the rows of `source` matching `where`: how many, and their exact sum.
-
-    On the servers, ``SUM`` of the ``NUMERIC`` column is exact. On SQLite an `Amount` holds an
-    integer of ten-thousandths, or the digits of a larger one as bytes: SQL sums the integers
-    (exactly: SQLite raises rather than round on overflow), Python the rest; on overflow every
-    amount is read and summed in Python.
-    """
-    if c.dialect.name != "sqlite":
-        query = (
-            sa.select(*groups, sa.func.count(), sa.func.sum(amount))
-            .select_from(source)
-            .where(*where)
-            .group_by(*groups)
-        )
-        return {
-            tuple(r[:-2]): (int(r[-2]), Decimal(0) if r[-1] is None else Decimal(r[-1]))
-            for r in c.execute(query)
-        }
-    narrow = sa.func.typeof(amount) == "integer"
-    units = sa.type_coerce(amount, sa.BigInteger)
-    query = (
-        sa.select(
-            *groups,
-            sa.func.count(),
-            sa.type_coerce(sa.func.sum(sa.case((narrow, units))), sa.BigInteger),
-            sa.func.sum(sa.case((narrow, 0), else_=1)),
-        )
-        .select_from(source)
-        .where(*where)
-        .group_by(*groups)
-    )
-    try:
-        rows = c.execute(query).all()
-    except exc.OperationalError as e:
-        if not _overflow(e):
-            raise
-        return _summed_in_python(c, amount, groups, source, where)
-    found = {
-        tuple(r[:-3]): (int(r[-3]), Decimal(0) if r[-2] is None else from_units(r[-2]))
-        for r in rows
-    }
-    if any(r[-1] for r in rows):
-        wide = _summed_in_python(c, amount, groups, source, [*where, sa.not_(narrow)])
-        for key, (_, total) in wide.items():
-            n, before = found[key]
-            found[key] = (n, _EXACT.add(before, total))
-    return found
-
-
-def _summed_in_python(
-    c: sa.Connection,
-    amount: sa.ColumnElement[Any],
-    groups: Sequence[sa.ColumnElement[Any]],
-    source: sa.FromClause,
-    where: list[sa.ColumnElement[bool]],
-) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
-    found: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
-    for row in c.execute(sa.select(*groups, amount).select_from(source).where(*where)):
-        key = tuple(row[:-1])
-        n, total = found.get(key, (0, Decimal(0)))
-        found[key] = (n + 1, _EXACT.add(total, row[-1]))
-    return found
+    """Per group of the rows of `source` matching `where`: how many, and their exact sum."""
+    return exact_sums(c, [(1, amount)], groups, source, where)
 
 
 def stay_sums(
@@ -477,7 +412,7 @@ def stay_sums(
     try:
         return {str(k): (int(total), int(n)) for k, total, n in c.execute(query)}
     except exc.OperationalError as e:
-        if c.dialect.name != "sqlite" or not _overflow(e):
+        if c.dialect.name != "sqlite" or not is_overflow(e):
             raise
     found: dict[str, tuple[int, int]] = {}
     for stage, stay in c.execute(sa.select(s.c.stage, s.c.stay).where(*where)):
