@@ -63,6 +63,7 @@ __all__ = [
     "MemoryInvoices",
     "MemoryLedgerEntries",
     "OverdueSummary",
+    "PeriodFigures",
     "a_day",
     "a_sequence",
 ]
@@ -533,7 +534,48 @@ class MemoryCreditAccounts(MemoryRecords[CreditAccount]):
         return found[0] if found else None
 
 
-class MemoryInvoices(MemoryRecords[Invoice]):
+class PeriodFigures:
+    """`days_sales_outstanding` and `bad_debt_rate` from a store's `period_receivables`.
+
+    Mixed into each adapter's invoice repository, which supplies `period_receivables`.
+    """
+
+    def period_receivables(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> PeriodReceivables:
+        """See `InvoiceRepository.period_receivables` (the adapter's own)."""
+        raise NotImplementedError
+
+    def days_sales_outstanding(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """See `InvoiceRepository.days_sales_outstanding`."""
+        figures = self.period_receivables(start, end, rates=rates, currency=currency)
+        return figures.days_sales_outstanding
+
+    def bad_debt_rate(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        rates: ExchangeRates | None = None,
+        currency: str | None = None,
+    ) -> Decimal | None:
+        """See `InvoiceRepository.bad_debt_rate`."""
+        return self.period_receivables(start, end, rates=rates, currency=currency).bad_debt_rate
+
+
+class MemoryInvoices(MemoryRecords[Invoice], PeriodFigures):
     """`InvoiceRepository` on the memory store."""
 
     def unpaid(self, account_id: UUID) -> list[Invoice]:
@@ -613,29 +655,6 @@ class MemoryInvoices(MemoryRecords[Invoice]):
         entries = self._uow.repository(LEDGER_ENTRIES)
         assert isinstance(entries, MemoryLedgerEntries)  # noqa: S101 (registered together)
         return period_receivables(entries._all(), start, end, rates=rates, currency=currency)
-
-    def days_sales_outstanding(
-        self,
-        start: dt.date,
-        end: dt.date,
-        *,
-        rates: ExchangeRates | None = None,
-        currency: str | None = None,
-    ) -> Decimal | None:
-        """See `InvoiceRepository.days_sales_outstanding`."""
-        figures = self.period_receivables(start, end, rates=rates, currency=currency)
-        return figures.days_sales_outstanding
-
-    def bad_debt_rate(
-        self,
-        start: dt.date,
-        end: dt.date,
-        *,
-        rates: ExchangeRates | None = None,
-        currency: str | None = None,
-    ) -> Decimal | None:
-        """See `InvoiceRepository.bad_debt_rate`."""
-        return self.period_receivables(start, end, rates=rates, currency=currency).bad_debt_rate
 
     def _open_items(self) -> list[OpenItem]:
         """An `OpenItem` per unpaid invoice, with its account's customer and their owner."""

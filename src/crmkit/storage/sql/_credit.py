@@ -36,7 +36,7 @@ from crmkit.credit._ledger import (
 )
 from crmkit.credit._receivables import PeriodReceivables, assemble_period, period_bounds
 from crmkit.storage._arguments import a_limit, an_id
-from crmkit.storage._credit import OverdueSummary, _a_key, a_day, a_sequence
+from crmkit.storage._credit import OverdueSummary, PeriodFigures, _a_key, a_day, a_sequence
 from crmkit.storage.sql._credit_receivables import (
     Tables,
     ageing_cells,
@@ -61,7 +61,7 @@ class SqlCreditAccounts(SqlRecords[CreditAccount]):
         return self._from_row(rows[0]) if rows else None
 
 
-class SqlInvoices(SqlRecords[Invoice]):
+class SqlInvoices(SqlRecords[Invoice], PeriodFigures):
     """`InvoiceRepository` on SQL tables."""
 
     def unpaid(self, account_id: UUID) -> list[Invoice]:
@@ -183,29 +183,6 @@ class SqlInvoices(SqlRecords[Invoice]):
             "computing a period's receivables", lambda c: period_sums(c, tables, since, until)
         )
         return assemble_period(sums, since.date(), until.date(), rates=rates, currency=currency)
-
-    def days_sales_outstanding(
-        self,
-        start: dt.date,
-        end: dt.date,
-        *,
-        rates: ExchangeRates | None = None,
-        currency: str | None = None,
-    ) -> Decimal | None:
-        """See `InvoiceRepository.days_sales_outstanding`."""
-        figures = self.period_receivables(start, end, rates=rates, currency=currency)
-        return figures.days_sales_outstanding
-
-    def bad_debt_rate(
-        self,
-        start: dt.date,
-        end: dt.date,
-        *,
-        rates: ExchangeRates | None = None,
-        currency: str | None = None,
-    ) -> Decimal | None:
-        """See `InvoiceRepository.bad_debt_rate`."""
-        return self.period_receivables(start, end, rates=rates, currency=currency).bad_debt_rate
 
 
 class SqlLedgerEntries(SqlRecords[LedgerEntry]):
