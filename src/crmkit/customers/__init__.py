@@ -20,6 +20,7 @@ from crmkit.customers._events import (
 from crmkit.customers._interactions import Interaction, InteractionKind
 from crmkit.customers._model import (
     DEFAULT_TIERS,
+    Address,
     Anniversary,
     BuyingRole,
     Channel,
@@ -29,6 +30,7 @@ from crmkit.customers._model import (
     CustomValue,
     DoNotContact,
     LifecycleStage,
+    QuietHours,
     Tier,
 )
 from crmkit.customers._services import (
@@ -42,6 +44,7 @@ from crmkit.customers._services import (
 
 __all__ = [
     "DEFAULT_TIERS",
+    "Address",
     "Anniversary",
     "BuyingRole",
     "Channel",
@@ -61,6 +64,7 @@ __all__ = [
     "InteractionLogged",
     "LifecycleStage",
     "OwnerChanged",
+    "QuietHours",
     "Tier",
     "change_owner",
     "log_interaction",

@@ -37,6 +37,7 @@ from crmkit.errors import Issue, NotFound, ValidationError
 
 __all__ = [
     "DEFAULT_TIERS",
+    "Address",
     "Anniversary",
     "BuyingRole",
     "Channel",
@@ -46,6 +47,7 @@ __all__ = [
     "CustomerKind",
     "DoNotContact",
     "LifecycleStage",
+    "QuietHours",
     "Tier",
 ]
 
@@ -99,6 +101,7 @@ class Channel(enum.StrEnum):
 _name: SimpleCheck = text(max_length=200)
 _note = text(max_length=2000, multiline=True)
 _key = key_text(max_length=64)
+_external = key_text(max_length=128)
 
 
 def _uuid(value: object) -> str | None:
@@ -306,6 +309,82 @@ class DoNotContact(Validated):
         return not self.channels or channel is None or channel in self.channels
 
 
+def _time(value: object) -> str | None:
+    if not isinstance(value, dt.time):
+        return f"must be a time of day, not {type(value).__name__}"
+    if value.tzinfo is not None:
+        return "must be a local time of day without a time zone (the person's zone applies)"
+    if value.second or value.microsecond:
+        return "must be a whole minute"
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class QuietHours(Validated):
+    """The daily hours in which a person must not be contacted, in their own time zone.
+
+    A window that ends before it starts runs over midnight: 21:00 to 08:00 is quiet at 23:30
+    and at 07:59, not at 08:00.
+
+    Examples:
+        >>> import datetime as dt
+        >>> night = QuietHours(start=dt.time(21), end=dt.time(8))
+        >>> night.covers(dt.time(23, 30)), night.covers(dt.time(8))
+        (True, False)
+
+    Attributes:
+        start: the first quiet minute, local time.
+        end: the first minute contact is allowed again, local time (excluded).
+    """
+
+    start: dt.time = attrs.field(metadata=check(_time))
+    end: dt.time = attrs.field(metadata=check(_time))
+
+    def _invariants(self) -> list[Issue]:
+        return [] if self.end != self.start else [Issue("end", "must differ from start")]
+
+    def covers(self, local: dt.time) -> bool:
+        """Whether the local time of day `local` falls in the quiet hours."""
+        local = local.replace(tzinfo=None)
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+_address_line = text(max_length=200, blank=True)
+
+
+def _country(value: object) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a str, not {type(value).__name__}"
+    if len(value) != 2 or not value.isascii() or not value.isalpha() or not value.isupper():  # noqa: PLR2004
+        return f"{shown(value)} is not an ISO 3166-1 alpha-2 country code such as 'CN'"
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class Address(Validated):
+    """A postal address, as written in its country (every part may be left empty).
+
+    Attributes:
+        street: street and number, or the whole address on one line (``"南山区科技园路1号"``).
+        city: the city (``"深圳市"``, ``"Hamburg"``).
+        region: the province, state or region (``"广东省"``).
+        postcode: the postal code (``"518057"``).
+        country: the ISO 3166-1 alpha-2 code (``"CN"``), if known.
+    """
+
+    street: str = attrs.field(default="", metadata=check(_address_line))
+    city: str = attrs.field(default="", metadata=check(text(max_length=100, blank=True)))
+    region: str = attrs.field(default="", metadata=check(text(max_length=100, blank=True)))
+    postcode: str = attrs.field(default="", metadata=check(text(max_length=16, blank=True)))
+    country: str | None = attrs.field(default=None, metadata=check(optional(_country)))
+
+    def one_line(self) -> str:
+        """The parts that are set, joined by ", " (street first)."""
+        return ", ".join(p for p in (self.street, self.postcode, self.city, self.region) if p)
+
+
 # --- entities ------------------------------------------------------------------------------------
 
 
@@ -322,6 +401,11 @@ class Contact(Validated):
         phones: phone numbers, E.164.
         emails: email addresses.
         birthday: the day of birth, if known.
+        external_id: the contact's id in the host's or an imported system, unique in a tenant.
+        timezone: the IANA time zone the person lives in; ``None`` for the customer's.
+        opt_outs: channels the person asked never to be contacted through.
+        quiet_hours: daily hours, in the person's time zone, without contact.
+        do_not_contact: windows in which the person must not be contacted.
     """
 
     name: str = attrs.field(metadata=check(_name))
@@ -338,6 +422,17 @@ class Contact(Validated):
         default=(), converter=as_tuple, metadata=check(each(instance_of(EmailAddress)))
     )
     birthday: dt.date | None = attrs.field(default=None, metadata=check(optional(_date)))
+    external_id: str | None = attrs.field(default=None, metadata=check(optional(_external)))
+    timezone: str | None = attrs.field(default=None, metadata=check(optional(_timezone)))
+    opt_outs: frozenset[Channel] = attrs.field(
+        factory=frozenset, converter=as_frozenset, metadata=check(_enum_set(Channel))
+    )
+    quiet_hours: QuietHours | None = attrs.field(
+        default=None, metadata=check(optional(instance_of(QuietHours)))
+    )
+    do_not_contact: tuple[DoNotContact, ...] = attrs.field(
+        default=(), converter=as_tuple, metadata=check(each(instance_of(DoNotContact)))
+    )
 
     def _invariants(self) -> list[Issue]:
         if self.reports_to == self.id:
@@ -367,6 +462,9 @@ class Customer(Validated):
         id: the customer's identifier; a new UUIDv7 by default.
         kind: company or person.
         code: the host's customer code, unique within a tenant, if it uses one.
+        external_id: the customer's id in the host's or an imported system, unique within a
+            tenant: importing a file again updates the customers it names.
+        address: the postal address.
         lifecycle: the lifecycle stage.
         source: the channel the customer came from (``"trade_show"``, ``"website"``, ...).
         tags: free labels (``"budget 100k+"``).
@@ -389,6 +487,10 @@ class Customer(Validated):
         default=CustomerKind.COMPANY, metadata=check(instance_of(CustomerKind))
     )
     code: str | None = attrs.field(default=None, metadata=check(optional(_key)))
+    external_id: str | None = attrs.field(default=None, metadata=check(optional(_external)))
+    address: Address | None = attrs.field(
+        default=None, metadata=check(optional(instance_of(Address)))
+    )
     lifecycle: LifecycleStage = attrs.field(
         default=LifecycleStage.LEAD, metadata=check(instance_of(LifecycleStage))
     )
