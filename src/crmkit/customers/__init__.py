@@ -17,6 +17,15 @@ from crmkit.customers._events import (
     InteractionLogged,
     OwnerChanged,
 )
+from crmkit.customers._export import export_contacts, export_customers
+from crmkit.customers._files import FileFormat
+from crmkit.customers._import import (
+    ColumnMapping,
+    ImportReport,
+    RowError,
+    import_contacts,
+    import_customers,
+)
 from crmkit.customers._interactions import Interaction, InteractionKind
 from crmkit.customers._model import (
     DEFAULT_TIERS,
@@ -48,6 +57,7 @@ __all__ = [
     "Anniversary",
     "BuyingRole",
     "Channel",
+    "ColumnMapping",
     "Contact",
     "CustomField",
     "CustomFieldSchema",
@@ -59,14 +69,21 @@ __all__ = [
     "CustomerUpdated",
     "DoNotContact",
     "FieldType",
+    "FileFormat",
+    "ImportReport",
     "Interaction",
     "InteractionKind",
     "InteractionLogged",
     "LifecycleStage",
     "OwnerChanged",
     "QuietHours",
+    "RowError",
     "Tier",
     "change_owner",
+    "export_contacts",
+    "export_customers",
+    "import_contacts",
+    "import_customers",
     "log_interaction",
     "register_customer",
     "register_customers",
