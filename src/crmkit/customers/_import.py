@@ -26,7 +26,7 @@ import attrs
 from crmkit._contact_points import check_region
 from crmkit._converter import from_dict, plain_data
 from crmkit._validation import key_text, shown
-from crmkit.customers._custom_fields import CustomField
+from crmkit.customers._custom_fields import CustomField, CustomFieldSchema
 from crmkit.customers._custom_values import custom_out
 from crmkit.customers._files import (
     ADDRESS,
@@ -45,7 +45,7 @@ from crmkit.customers._files import (
 )
 from crmkit.customers._model import DEFAULT_TIERS, Contact, Customer, QuietHours
 from crmkit.customers._services import register_customers, update_customer
-from crmkit.errors import Conflict, DuplicateError, Issue, NotFound, ValidationError
+from crmkit.errors import DuplicateError, Issue, NotFound, ValidationError
 
 if TYPE_CHECKING:
     from crmkit._crm import CRM
@@ -216,8 +216,13 @@ class _Context:
 
     mapping: ColumnMapping
     region: str | None
-    declared: dict[str, CustomField]
+    schema: CustomFieldSchema | None
     contacts: bool
+
+    @property
+    def declared(self) -> dict[str, CustomField]:
+        """The declared custom fields, by name."""
+        return {f.name: f for f in self.schema.fields} if self.schema else {}
 
     def failed(self, row: _Row, error: ValidationError | DuplicateError | NotFound) -> _Outcome:
         """The outcome of a row refused with `error`, its issues named by the file's columns."""
@@ -422,15 +427,10 @@ def _customer(row: _Row, base: Customer | None, context: _Context) -> Customer:
     customer = from_dict(data, Customer, phone_region=context.region)
     if base is not None:
         customer.contacts = base.contacts
-    schema_issues = [
-        issue
-        for field in context.declared.values()
-        if field.name in customer.custom_fields
-        and (problem := field.problem(customer.custom_fields[field.name]))
-        for issue in [Issue(f"custom_fields.{field.name}", problem)]
-    ]
-    if schema_issues:
-        raise ValidationError(schema_issues)
+    if context.schema is not None:
+        found = context.schema.issues(customer.custom_fields, path="custom_fields")
+        if found:
+            raise ValidationError(found)
     return customer
 
 
@@ -542,7 +542,7 @@ def _write_customers(uow: UnitOfWork, rows: list[_Row], context: _Context) -> li
     latest: dict[object, Customer] = {}  # this batch's customers, by external id or id
     for row in rows:
         external, given_id = row.key("external_id"), row.uuid("id")
-        key: object = ("x", external) if external else ("i", given_id) if given_id else row
+        key: object = ("x", external) if external else ("i", given_id) if given_id else row.number
         base = latest.get(key)
         if base is None:
             base = by_external.get(external) if external else None
@@ -562,10 +562,10 @@ def _write_customers(uow: UnitOfWork, rows: list[_Row], context: _Context) -> li
             continue
         latest[key] = customer
         outcomes.append(_Outcome(row.number, "added" if base is None else "updated"))
-    register_customers(uow, [c for c in latest.values() if c.version == 0])
-    for customer in latest.values():
-        if customer.version:
-            update_customer(uow, customer)
+    changed = [c for c in latest.values() if c.version]
+    register_customers(uow, [c for c in latest.values() if not c.version])
+    for customer in changed:
+        update_customer(uow, customer)
     return outcomes
 
 
@@ -684,8 +684,7 @@ def _import(
 ) -> ImportReport:
     fmt = format_of(file, options["format"])
     mapping = _checked(options)
-    declared = {f.name: f for f in crm.custom_fields.fields} if crm.custom_fields else {}
-    context = _Context(mapping, options["region"], declared, contacts)
+    context = _Context(mapping, options["region"], crm.custom_fields, contacts)
     tally = _Tally(options["max_errors"])
     actor, tenant, size = options["actor"], options["tenant"], options["batch_size"]
     progress = options["progress"]
@@ -739,15 +738,12 @@ def _write(
         return []
     try:
         return crm.run(lambda uow: write(uow, rows, context), actor=actor, tenant=tenant)
-    except (Conflict, ValidationError, NotFound):
+    except (DuplicateError, ValidationError, NotFound) as e:
         if len(rows) == 1:
-            raise
+            return [context.failed(rows[0], e)]
     outcomes: list[_Outcome] = []
     for row in rows:  # the store refused the batch: one row at a time finds the bad ones
-        try:
-            outcomes.extend(_write(crm, [row], write, context, actor=actor, tenant=tenant))
-        except (DuplicateError, ValidationError, NotFound) as e:
-            outcomes.append(context.failed(row, e))
+        outcomes.extend(_write(crm, [row], write, context, actor=actor, tenant=tenant))
     return outcomes
 
 
