@@ -19,10 +19,10 @@ import crmkit
 from crmkit import FixedClock, PhoneNumber
 from crmkit.customers import (
     ColumnMapping,
-    CustomField,
-    CustomFieldSchema,
     CustomerRegistered,
     CustomerUpdated,
+    CustomField,
+    CustomFieldSchema,
     FieldType,
     ImportReport,
     RowError,
@@ -130,7 +130,12 @@ def test_phone_numbers_without_a_country_code_take_the_region() -> None:
         contacts,
         actor="li",
         region="CN",
-        mapping={"Customer": "customer_external_id", "Name": "name", "Tel": "phone", "Mobile": "phone"},
+        mapping={
+            "Customer": "customer_external_id",
+            "Name": "name",
+            "Tel": "phone",
+            "Mobile": "phone",
+        },
     )
     assert report.ok, report.errors
     (acme,) = stored(crm)
@@ -145,10 +150,8 @@ def test_an_unknown_column_refuses_the_file_as_row_1_unless_told_to_ignore_it() 
     text = "name,owner_id,nmae\nAcme,li,x\n"
     report = load(crm, text)
     assert report.read == 0
-    assert errors(report) == [
-        "row 1, nmae: is not a column of a customers file (map it, or ignore it with "
-        "ignore_unknown)"
-    ]
+    unknown = "is not a column of a customers file (map it, or ignore it with ignore_unknown)"
+    assert errors(report) == [f"row 1, nmae: {unknown}"]
     assert stored(crm) == []
     assert load(crm, text, mapping=ColumnMapping(ignore_unknown=True)).added == 1
 
