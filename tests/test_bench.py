@@ -77,3 +77,42 @@ def test_a_hand_sql_answer_that_differs_is_caught(
     monkeypatch.setattr(funnel_bench, "hand_channels", lambda c: attrs.evolve(hand(c), leads=-1))
     with pytest.raises(SystemExit, match="different answers"):
         funnel_bench.run(50, tmp_path, 1, 50)
+
+
+@pytest.fixture(scope="module")
+def transfer() -> ModuleType:
+    path = ROOT / "bench" / "import_export.py"
+    spec = importlib.util.spec_from_file_location("bench_import_export", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_an_import_streams_the_file_in_bounded_memory(transfer: ModuleType, tmp_path: Path) -> None:
+    import csv
+    import tracemalloc
+
+    def peak_of(rows: int) -> tuple[Path, float]:
+        path = tmp_path / f"{rows}.csv"
+        transfer.write_file(path, rows)
+        _, peak, added = transfer.import_peak(
+            f"sqlite:///{tmp_path / f'{rows}.db'}", path, batch=500
+        )
+        assert added == rows
+        return path, peak
+
+    peak_of(600)  # caches and lazy imports filled once, as in any long-running process
+    _, small = peak_of(4_000)
+    path, large = peak_of(20_000)
+    tracemalloc.start()
+    with path.open(encoding="utf-8", newline="") as stream:
+        whole = list(csv.DictReader(stream))
+    read_whole = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    assert len(whole) == 20_000
+    # Five times the rows, about the same peak: the import holds a batch, not the file.
+    assert large < small * 1.3 + 0.5, (small, large)
+    assert large < read_whole / 3, (large, read_whole)

@@ -188,3 +188,62 @@ def test_a_url_that_is_no_url_is_one_line_on_stderr(capsys: pytest.CaptureFixtur
         code, _, err = run(capsys, command, "not a url")
         assert code == 1
         assert err.startswith("crmkit: url: cannot open 'not a url'")
+
+
+def test_import_reports_refused_rows_and_fails_and_export_writes_what_landed(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "migrate", url)
+    file = tmp_path / "customers.csv"
+    file.write_text("Company,owner_id,Tel\nAcme,li.na,\n,li.na,\nBolt,li.na,\n", "utf-8")
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text('{"Company": "name", "Tel": null}', "utf-8")
+    code = main(["import", url, str(file), "--mapping", str(mapping), "--batch", "2"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == (
+        "3 rows read: 2 added, 0 updated, 0 unchanged, 1 failed\nrow 3, Company: is required\n"
+    )
+    assert err == ""  # no progress bar but on a terminal
+    exported = tmp_path / "out.jsonl"
+    assert run(capsys, "export", url, str(exported)) == (
+        0,
+        f"2 customers written to {exported}\n",
+        "",
+    )
+    names = [
+        line.split('"name": ')[1].split(",")[0]
+        for line in exported.read_text("utf-8").split("\n")
+        if line
+    ]
+    assert sorted(names) == ['"Acme"', '"Bolt"']
+    code, out, _ = run(capsys, "export", url, "--format", "csv")
+    assert out.startswith("id,external_id,name,")
+    assert out.count("\n") == 3
+
+
+def test_import_of_contacts_takes_a_region_and_succeeds(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "migrate", url)
+    customers = tmp_path / "c.csv"
+    customers.write_text("external_id,name,owner_id\nERP-1,Acme,li\n", "utf-8")
+    contacts = tmp_path / "p.jsonl"
+    contacts.write_text(
+        '{"customer_external_id": "ERP-1", "name": "Wang Wei", "phones": ["138 0013 8000"]}\n',
+        "utf-8",
+    )
+    assert run(capsys, "import", url, str(customers))[0] == 0
+    code, out, _ = run(capsys, "import", url, str(contacts), "--contacts", "--region", "CN")
+    assert (code, out) == (0, "1 rows read: 1 added, 0 updated, 0 unchanged, 0 failed\n")
+    code, out, _ = run(capsys, "export", url, "--contacts")
+    assert "+8613800138000" in out
+
+
+def test_import_of_a_missing_file_is_one_line_on_stderr(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "migrate", url)
+    code, _, err = run(capsys, "import", url, "no-such.csv")
+    assert code == 1
+    assert "file: cannot open 'no-such.csv'" in err

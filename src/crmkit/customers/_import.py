@@ -72,8 +72,11 @@ _KEYS = {
     "reports_to",
 }
 # Columns an empty cell leaves as they are (a new record takes the default), since they
-# cannot be empty.
-_KEEP_IF_EMPTY = {"id", "name", "owner_id", "kind", "lifecycle", "timezone"}
+# cannot be empty: a customer's, and a contact's.
+_KEEP_IF_EMPTY = (
+    frozenset({"id", "name", "owner_id", "kind", "lifecycle", "timezone"}),
+    frozenset({"id", "name"}),
+)
 _check_key = key_text(max_length=128)
 _MAX_BATCH = 100_000
 
@@ -378,7 +381,7 @@ def _json_row(number: int, value: dict[str, Any], context: _Context) -> _Row:
 _UNSET = object()
 
 
-def _value(column: str, raw: Any, row: _Row, cell: Cell) -> Any:  # noqa: ANN401 (plain data)
+def _value(column: str, raw: Any, row: _Row, cell: Cell, contacts: bool) -> Any:  # noqa: ANN401 (plain data)
     """A column's plain value from a row (`_UNSET`: the row leaves it as it is)."""
     if row.text and isinstance(raw, str) and column in _KEYS:
         raw = raw.strip()
@@ -387,7 +390,7 @@ def _value(column: str, raw: Any, row: _Row, cell: Cell) -> Any:  # noqa: ANN401
     if cell is Cell.JSON:
         return json_in(raw, [])
     if raw is None or raw == "":
-        return _UNSET if column in _KEEP_IF_EMPTY else None
+        return _UNSET if column in _KEEP_IF_EMPTY[contacts] else None
     return raw
 
 
@@ -400,7 +403,9 @@ def _overlay(
         if column not in row.values:
             continue
         try:
-            value = _value(column, row.values[column], row, _cell(column, context))
+            value = _value(
+                column, row.values[column], row, _cell(column, context), context.contacts
+            )
         except ValidationError as e:
             found.extend(e.under(column).issues)
             continue
