@@ -117,7 +117,8 @@ def test_a_mapping_names_crmkit_columns_ignores_some_and_fills_one_list_from_two
     )
     assert report == ImportReport(read=1, added=1)
     (acme,) = stored(crm)
-    assert (acme.name, acme.owner_id, acme.tags) == ("Acme", "li.na", {"vip", "north"})
+    assert (acme.name, acme.owner_id) == ("Acme", "li.na")
+    assert acme.tags == {"vip", "north"}
 
 
 def test_phone_numbers_without_a_country_code_take_the_region() -> None:
@@ -317,7 +318,8 @@ def test_columns_a_file_lacks_stay_as_they_are_and_empty_cells_empty_optional_fi
     report = load(crm, "external_id,source,lifecycle,name\nC1,,,Acme\n")
     assert report == ImportReport(read=1, updated=1)
     (acme,) = stored(crm)
-    assert (acme.source, acme.tags, acme.lifecycle.value) == (None, {"vip"}, "customer")
+    assert (acme.source, acme.lifecycle.value) == (None, "customer")
+    assert acme.tags == {"vip"}
     assert load(crm, "external_id,source\nC1,\n") == ImportReport(read=1, unchanged=1)
 
 
@@ -349,13 +351,14 @@ def test_events_are_recorded_for_rows_written_and_progress_is_told_per_batch() -
 
 def test_bad_arguments_are_refused_before_anything_is_read() -> None:
     crm = open_crm()
-    for options, field in [
+    bad: list[tuple[dict[str, object], str]] = [
         ({"batch_size": 0}, "batch_size"),
         ({"region": "XX"}, "region"),
         ({"format": "xlsx"}, "format"),
         ({"progress": 3}, "progress"),
         ({"mapping": {"a": 1}}, "columns['a']"),
-    ]:
+    ]
+    for options, field in bad:
         with pytest.raises(ValidationError) as refused:
             load(crm, "name,owner_id\nAcme,li\n", **options)
         assert refused.value.issues[0].path == field

@@ -103,14 +103,17 @@ def _in_reporting_order(customer: Customer) -> list[Contact]:
     ordered: list[Contact] = []
     waiting = list(customer.contacts)
     while waiting:
-        ready = [c for c in waiting if c.reports_to is None or c.reports_to in placed]
-        if not ready:  # a cycle cannot be stored; keep the rest as they are
-            ordered.extend(waiting)
+        rest = []
+        for c in waiting:  # contacts keep their order where it is one an import can follow
+            if c.reports_to is None or c.reports_to in placed:
+                ordered.append(c)
+                placed.add(c.id)
+            else:
+                rest.append(c)
+        if len(rest) == len(waiting):  # a cycle cannot be stored; keep the rest as they are
+            ordered.extend(rest)
             break
-        for c in ready:
-            placed.add(c.id)
-        ordered.extend(ready)
-        waiting = [c for c in waiting if c.id not in placed]
+        waiting = rest
     return ordered
 
 

@@ -14,8 +14,10 @@ and in ``docs/import-export.md``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from uuid import UUID
 import attrs
 
 from crmkit._contact_points import check_region
-from crmkit._converter import from_dict, plain_data
+from crmkit._converter import make_converter
 from crmkit._validation import key_text, shown
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema
 from crmkit.customers._custom_values import custom_out
@@ -420,18 +422,13 @@ def _customer(row: _Row, base: Customer | None, context: _Context) -> Customer:
     Raises:
         ValidationError: naming the bad fields.
     """
-    data: dict[str, Any] = {} if base is None else plain_data(base, Customer)
-    data.pop("contacts", None)
+    data: dict[str, Any] = {}
     simple = [c for c in CUSTOMER_COLUMNS if c not in ADDRESS and not c.startswith("tier")]
     found = _overlay(row, data, simple, context)
-    _address(row, data)
-    found.extend(_tier(row, data))
-    found.extend(_custom(row, data, context))
-    if found:
-        raise ValidationError(found)
-    customer = from_dict(data, Customer, phone_region=context.region)
-    if base is not None:
-        customer.contacts = base.contacts
+    _address(row, data, base)
+    found.extend(_tier(row, data, base))
+    found.extend(_custom(row, data, base, context))
+    customer: Customer = _build(Customer, data, base, context, found)
     if context.schema is not None:
         found = context.schema.issues(customer.custom_fields, path="custom_fields")
         if found:
@@ -439,11 +436,51 @@ def _customer(row: _Row, base: Customer | None, context: _Context) -> Customer:
     return customer
 
 
-def _address(row: _Row, data: dict[str, Any]) -> None:
+def _build(
+    cls: Any,  # noqa: ANN401 (Customer or Contact)
+    data: dict[str, Any],
+    base: Any,  # noqa: ANN401
+    context: _Context,
+    found: list[Issue],
+) -> Any:  # noqa: ANN401
+    """`base` with the fields in `data` (plain data) changed, or a new `cls` of them.
+
+    Only the fields a row gives are converted (strictly, as `crmkit.from_dict` does); the
+    object then checks itself whole, once.
+
+    Raises:
+        ValidationError: `found`, and every problem with a field.
+    """
+    conv = make_converter(phone_region=context.region)
+    hints = _field_types(cls)
+    changes: dict[str, Any] = {}
+    for name, value in data.items():
+        try:
+            changes[name] = conv.structure(value, hints[name])
+        except ValidationError as e:
+            found.extend(e.under(name).issues)
+    if base is None:
+        found.extend(
+            Issue(a.name, "is required")
+            for a in attrs.fields(cls)
+            if a.default is attrs.NOTHING and a.name not in changes
+        )
+    if found:
+        raise ValidationError(found)
+    return cls(**changes) if base is None else attrs.evolve(base, **changes)
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _address(row: _Row, data: dict[str, Any], base: Customer | None) -> None:
     given = [c for c in ADDRESS if c in row.values]
     if not given:
         return
-    address = dict(data.get("address") or {})
+    before = base.address if base is not None else None
+    address: dict[str, Any] = attrs.asdict(before) if before is not None else {}
     for column in given:
         raw = row.values[column]
         if row.text and isinstance(raw, str) and column in _KEYS:
@@ -456,11 +493,11 @@ def _address(row: _Row, data: dict[str, Any]) -> None:
     data["address"] = None if empty else address
 
 
-def _tier(row: _Row, data: dict[str, Any]) -> list[Issue]:
+def _tier(row: _Row, data: dict[str, Any], base: Customer | None) -> list[Issue]:
     if "tier" not in row.values and "tier_service_level" not in row.values:
         return []
-    before = data.get("tier")
-    code = row.values.get("tier", before["code"] if before else None)
+    before = base.tier if base is not None else None
+    code = row.values.get("tier", before.code if before else None)
     if isinstance(code, str):
         code = code.strip()
     if code is None or code == "":
@@ -470,8 +507,8 @@ def _tier(row: _Row, data: dict[str, Any]) -> list[Issue]:
         return []
     if "tier_service_level" in row.values:
         service = row.values["tier_service_level"]
-    elif before and before["code"] == code:
-        service = before["service_level"]
+    elif before and before.code == code:
+        service = before.service_level
     else:
         known = DEFAULT_TIERS.get(code) if isinstance(code, str) else None
         service = known.service_level if known else ""
@@ -479,15 +516,17 @@ def _tier(row: _Row, data: dict[str, Any]) -> list[Issue]:
     return []
 
 
-def _custom(row: _Row, data: dict[str, Any], context: _Context) -> list[Issue]:
+def _custom(
+    row: _Row, data: dict[str, Any], base: Customer | None, context: _Context
+) -> list[Issue]:
     given = [c for c in row.values if c.startswith(CUSTOM)]
     if not given:
         return []
-    values = dict(data.get("custom_fields") or {})
+    values = custom_out(base.custom_fields) if base is not None else {}
     found: list[Issue] = []
     for column in given:
         name, raw = column.removeprefix(CUSTOM), row.values[column]
-        if raw is None or raw == "":
+        if raw is None or (row.text and raw == ""):  # JSON Lines' "" is the text ""
             values.pop(name, None)
             continue
         try:
@@ -506,21 +545,16 @@ def _contact(row: _Row, base: Contact | None, context: _Context) -> Contact:
     Raises:
         ValidationError: naming the bad fields.
     """
-    data: dict[str, Any] = {} if base is None else plain_data(base, Contact)
-    data.pop("quiet_hours", None)
-    quiet_hours = base.quiet_hours if base is not None else None
+    data: dict[str, Any] = {}
     columns = [c for c in CONTACT_COLUMNS if not c.startswith("customer_") and c != "quiet_hours"]
     found = _overlay(row, data, columns, context)
+    contact: Contact = _build(Contact, data, base, context, found)
     if "quiet_hours" in row.values:
         try:
             span = quiet_hours_in(row.values["quiet_hours"])
-            quiet_hours = None if span is None else QuietHours(start=span[0], end=span[1])
+            contact.quiet_hours = None if span is None else QuietHours(start=span[0], end=span[1])
         except ValidationError as e:
-            found.extend(e.under("quiet_hours").issues)
-    if found:
-        raise ValidationError(found)
-    contact = from_dict(data, Contact, phone_region=context.region)
-    contact.quiet_hours = quiet_hours
+            raise e.under("quiet_hours") from None
     return contact
 
 
