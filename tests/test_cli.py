@@ -247,3 +247,21 @@ def test_import_of_a_missing_file_is_one_line_on_stderr(
     code, _, err = run(capsys, "import", url, "no-such.csv")
     assert code == 1
     assert "file: cannot open 'no-such.csv'" in err
+
+
+def test_import_refuses_unknown_columns_unless_told_to_ignore_them(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "migrate", url)
+    file = tmp_path / "customers.csv"
+    file.write_text("name,owner_id,notes\nAcme,li,call back\n", "utf-8")
+    assert main(["import", url, str(file)]) == 1
+    out = capsys.readouterr().out
+    unknown = "is not a column of a customers file (map it, or ignore it with ignore_unknown)"
+    assert out.splitlines() == [
+        "0 rows read: 0 added, 0 updated, 0 unchanged, 0 failed",
+        f"row 1, notes: {unknown}",
+    ]
+    assert run(capsys, "import", url, str(file), "--ignore-unknown")[1] == (
+        "1 rows read: 1 added, 0 updated, 0 unchanged, 0 failed\n"
+    )

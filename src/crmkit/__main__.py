@@ -113,7 +113,7 @@ def _progress_bar() -> Any:  # noqa: ANN401 (a tqdm bar; tqdm has no type hints)
 def _import(args: argparse.Namespace) -> int:
     import json
 
-    from crmkit.customers import import_contacts, import_customers
+    from crmkit.customers import ColumnMapping, import_contacts, import_customers
 
     mapping = None
     if args.mapping:
@@ -121,6 +121,8 @@ def _import(args: argparse.Namespace) -> int:
             mapping = json.loads(Path(args.mapping).read_text("utf-8"))
         except (OSError, ValueError) as e:
             raise crmkit.ValidationError.of("--mapping", f"cannot read {args.mapping}: {e}") from e
+    if mapping is not None or args.ignore_unknown:
+        mapping = ColumnMapping(mapping or {}, ignore_unknown=args.ignore_unknown)
     run = import_contacts if args.contacts else import_customers
     with _transfer_crm(args) as crm, _progress_bar() as bar:
         report = run(
@@ -304,6 +306,9 @@ def _parser() -> argparse.ArgumentParser:
                 "--region", default=None, help="country of phone numbers without +, e.g. CN"
             )
             command.add_argument("--batch", type=int, default=500, help="rows per transaction")
+            command.add_argument(
+                "--ignore-unknown", action="store_true", help="ignore columns crmkit does not know"
+            )
 
     transfer("import", _import, "import customers (or contacts) from CSV or JSON Lines")
     transfer("export", _export, "export customers (or contacts) to CSV or JSON Lines")

@@ -814,9 +814,9 @@ def import_customers(
         >>> from crmkit.customers import import_customers
         >>> crm = crmkit.open("memory://")
         >>> file = io.StringIO(
-        ...     "external_id,name,owner_id,tags\\n"
-        ...     "ERP-1,Acme,li.na,vip|north\\n"
-        ...     "ERP-2,,li.na,\\n"
+        ...     "external_id,name,owner_id,tags\n"
+        ...     "ERP-1,Acme,li.na,vip|north\n"
+        ...     "ERP-2,,li.na,\n"
         ... )
         >>> report = import_customers(crm, file, actor="li.na")
         >>> report.summary()
@@ -874,12 +874,12 @@ def import_contacts(
         >>> import crmkit
         >>> from crmkit.customers import import_contacts, import_customers
         >>> crm = crmkit.open("memory://")
-        >>> _ = import_customers(crm, io.StringIO("external_id,name,owner_id\\nERP-1,Acme,li\\n"),
+        >>> _ = import_customers(crm, io.StringIO("external_id,name,owner_id\nERP-1,Acme,li\n"),
         ...                      actor="li")
         >>> file = io.StringIO(
-        ...     "customer_external_id,external_id,name,phones\\n"
-        ...     "ERP-1,P-1,Wang Wei,138 0013 8000\\n"
-        ...     "ERP-1,P-2,Li Ming,12345\\n"
+        ...     "customer_external_id,external_id,name,phones\n"
+        ...     "ERP-1,P-1,Wang Wei,138 0013 8000\n"
+        ...     "ERP-1,P-2,Li Ming,12345\n"
         ... )
         >>> report = import_contacts(crm, file, actor="li", region="CN")
         >>> report.summary()
