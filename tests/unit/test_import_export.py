@@ -192,6 +192,11 @@ def test_json_lines_nest_the_address_and_custom_fields_and_count_lines() -> None
     assert acme.address is not None
     assert (acme.address.city, acme.address.country) == ("深圳市", "CN")
     assert acme.custom_fields == {"budget": Decimal("12.50")}
+    cleared = '{"external_id": "C1", "address": null, "anniversaries": null, "custom": {"b": ""}}'
+    assert load(crm, cleared, format="jsonl") == ImportReport(read=1, updated=1)
+    (acme,) = stored(crm)
+    assert (acme.address, acme.anniversaries) == (None, ())
+    assert acme.custom_fields == {"budget": Decimal("12.50"), "b": ""}
 
 
 # --- refused rows: every kind of problem, named by row and column --------------------------------

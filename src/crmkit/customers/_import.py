@@ -390,7 +390,8 @@ def _value(column: str, raw: Any, row: _Row, cell: Cell, contacts: bool) -> Any:
     if cell is Cell.LIST:
         return [] if raw is None or raw == "" else list_in(raw)
     if cell is Cell.JSON:
-        return json_in(raw, [])
+        value = json_in(raw, [])
+        return [] if value is None else value
     if raw is None or raw == "":
         return _UNSET if column in _KEEP_IF_EMPTY[contacts] else None
     return raw
