@@ -190,12 +190,17 @@ class SqlRecords(Repository[T]):
         """
         found: dict[str, tuple[str, str]] = {}
         for table in self._written():
-            for constraint in table.constraints:
-                if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint):
-                    names = [c.name for c in constraint.columns]
-                    key = self._names(table, names)
-                    found[str(constraint.name)] = key
-                    found[", ".join(f"{table.name}.{c}" for c in names)] = key
+            unique: list[sa.PrimaryKeyConstraint | sa.UniqueConstraint | sa.Index] = [
+                c
+                for c in table.constraints
+                if isinstance(c, sa.PrimaryKeyConstraint | sa.UniqueConstraint)
+            ]
+            unique.extend(i for i in table.indexes if i.unique)
+            for constraint in unique:
+                names = [c.name for c in constraint.columns]
+                key = self._names(table, names)
+                found[str(constraint.name)] = key
+                found[", ".join(f"{table.name}.{c}" for c in names)] = key
         return found
 
     def _written(self) -> list[sa.Table]:
