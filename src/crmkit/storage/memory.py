@@ -13,7 +13,7 @@ batch of n records is added in time linear in n.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -426,6 +426,32 @@ class MemoryRecords(Repository[T]):
         uow._write(self._name, key, None)
         self._remove_children(self._name, {key})
         return True
+
+    def _where(self, field: str, key: UUID, *, lock: bool) -> list[T]:
+        wanted = str(key)
+        keys = sorted(k for k, r in self._uow._scan(self._name) if r.row[field] == wanted)
+        if lock:
+            return [r for r in map(self._lock, keys) if r is not None]
+        return self._load(keys)
+
+    def _repoint_rows(
+        self, field: str, old: UUID, new: UUID, shift: Mapping[str, int], keys: list[UUID]
+    ) -> int:
+        uow, moved = self._uow, 0
+        for key in keys:
+            stored = uow._read(self._name, key)
+            if stored is None or stored.row[field] != str(old):
+                continue
+            obj = self._from(key, stored)
+            setattr(obj, field, new)
+            for name, offset in shift.items():
+                if getattr(obj, name):
+                    setattr(obj, name, getattr(obj, name) + offset)
+            record = self._record(obj, stored.row["version"] + 1)
+            self._check_keys(key, record, alone=True)
+            uow._write(self._name, key, record)
+            moved += 1
+        return moved
 
     def _remove_children(self, table: str, parents: set[UUID]) -> None:
         uow = self._uow
