@@ -19,7 +19,7 @@ import attrs
 
 from crmkit._validation import shown
 from crmkit.customers._events import CustomersMerged
-from crmkit.customers._model import Customer
+from crmkit.customers._model import Address, Customer
 from crmkit.errors import ValidationError
 from crmkit.storage._merge import FieldConflict, Merging, Moves, Planned, carry_out, planned
 
@@ -77,14 +77,14 @@ def _a_rule_key(name: object) -> str | None:
 class MergePolicy:
     """How a merge settles the fields on which the two customers disagree.
 
-    A value only one of them has is always kept (an empty value, ``None`` or ``""``, is no
-    value). Where both have one and they differ, `rule` decides, unless `fields` names
-    another rule for that field or `chosen` gives the value. Collections are united, never
-    settled: tags (both sets), preferences, anniversaries and do-not-contact windows (the
-    survivor's in their order, then the merged customer's not already there), contacts (all
-    of them, with their ids; two contacts with the same phone or email stay two records: a
-    merge never merges people silently). Custom field values are united by name; on the
-    same name `rule` decides as for a field (``fields["custom_fields"]`` for all of them,
+    A value only one of them has is always kept (an empty value, ``None``, ``""`` or a blank
+    `Address`, is no value). Where both have one and they differ, `rule` decides, unless
+    `fields` names another rule for that field or `chosen` gives the value. Collections are
+    united, never settled: tags (both sets), preferences, anniversaries and do-not-contact
+    windows (the survivor's in their order, then the merged customer's not already there),
+    contacts (all of them, with their ids; two contacts with the same phone or email stay two
+    records: a merge never merges people silently). Custom field values are united by name; on
+    the same name `rule` decides as for a field (``fields["custom_fields"]`` for all of them,
     ``fields["custom_fields.region"]`` for one).
 
     The host's code and `external_id` are unique in a tenant: when the merged customer's
@@ -190,7 +190,7 @@ class MergeResult:
 
 
 def _empty(value: object) -> bool:
-    return value is None or value == ""
+    return value is None or value == "" or value == Address()
 
 
 def _last_change(uow: UnitOfWork, key: UUID) -> Any:  # noqa: ANN401 (an instant, or None)

@@ -4,7 +4,8 @@ If only the merged customer (B) has an account, it moves to the survivor (A) who
 have one, in one currency, B's account is folded into A's: its orders, invoices, payments,
 credit notes, overrides and operations move to A's account; its ledger entries move too,
 renumbered after A's last (their ids, order and amounts kept); A's running balances grow by
-B's; and B's emptied account is removed. So A's balances after are A's before plus B's
+B's; a record whose document was B's account (the operation that opened it) names A's; and
+B's emptied account is removed. So A's balances after are A's before plus B's
 before, and each balance still equals the sum of its account's entries (the ledger's law).
 Two accounts in different currencies are refused before anything is written.
 """
@@ -29,6 +30,8 @@ __all__ = ["CreditAccountMerge"]
 # The numbers that count an account's entries: they move after the survivor's last entry.
 _RENUMBERED = {LEDGER_ENTRIES.table: "sequence", CREDIT_OPERATIONS.table: "first"}
 _BALANCES = ("open_orders", "unpaid_invoices", "unallocated")
+# A record whose document is the account itself (the operation that opened it) names it here.
+_DOCUMENT = "document_id"
 _MOVE = Repoint("customer_id")
 
 
@@ -108,6 +111,10 @@ class CreditAccountMerge:
                 shift={number: offset} if number is not None else None,
                 sources=merging.sources(**moved),
             )
+            if _DOCUMENT in attrs.fields_dict(child.cls):  # type: ignore[arg-type]
+                uow.repository(child)._repoint(
+                    _DOCUMENT, theirs.id, mine.id, sources=merging.sources(document_id="survivor")
+                )
         changes: dict[str, Any] = {n: getattr(mine, n) + getattr(theirs, n) for n in _BALANCES}
         changes["sequence"] = mine.sequence + theirs.sequence
         fields = dict.fromkeys(changes, "both")
