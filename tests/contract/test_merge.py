@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import crmkit
-from crmkit import Money, PhoneNumber
+from crmkit import FixedClock, Money, PhoneNumber
 from crmkit.credit import (
     CreditAccount,
     invoice_order,
@@ -27,12 +27,14 @@ from crmkit.credit import (
     record_payment,
 )
 from crmkit.customers import (
+    ConflictRule,
     Contact,
     Customer,
     CustomersMerged,
     Interaction,
     InteractionKind,
     MergePlan,
+    MergePolicy,
     merge_customers,
     plan_merge,
 )
@@ -43,7 +45,7 @@ from crmkit.storage._changes import Change, replay
 from crmkit.storage._registry import registered
 from crmkit.storage._repository import Repository
 
-from .conftest import Backend
+from .conftest import NOW, Backend
 
 AT = pendulum.datetime(2026, 3, 2, 9)
 PHONE = PhoneNumber.parse("+8613800138000")
@@ -110,10 +112,11 @@ def build(uow: UnitOfWork, name: str, shape: Shape, *, code: str | None = None) 
         return customer
     cur = shape.account
     account = open_account(uow, customer.id, Money(100_000, cur), key=f"{name}-open")
-    orders = [
-        place_order(uow, account.id, Money(100 + i, cur), key=f"{name}-o{i}").order
-        for i in range(shape.orders)
-    ]
+    orders = []
+    for i in range(shape.orders):
+        order = place_order(uow, account.id, Money(100 + i, cur), key=f"{name}-o{i}").order
+        assert order is not None
+        orders.append(order)
     invoices = [
         invoice_order(uow, account.id, o.id, key=f"{name}-i{i}", due=dt.date(2026, 4, 1))
         for i, o in enumerate(orders[: shape.invoiced])
@@ -300,6 +303,42 @@ def test_the_change_log_says_merge_and_where_values_came_from_and_replays(
     assert gone[0].before["code"] == "C-7"
     # The log still replays to the records.
     assert replay(changes) == records(crm)
+
+
+def test_the_newest_rule_keeps_the_values_of_the_customer_changed_last(
+    backend: Backend,
+) -> None:
+    clock = FixedClock(NOW)
+    crm = backend.fresh(clock=clock)
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add(a := Customer(name="Acme", owner_id="li", source="web"))
+        uow.customers.add(b := Customer(name="Globex", owner_id="wang", source="fair"))
+    clock.advance(hours=1)
+    with crm.unit_of_work(actor="li") as uow:
+        b = uow.customers.get(b.id)
+        b.name = "Globex Trading"
+        uow.customers.update(b)
+    policy = MergePolicy(rule=ConflictRule.NEWEST, fields={"source": ConflictRule.SURVIVOR})
+    with crm.unit_of_work(actor="li", read_only=True) as uow:
+        plan = plan_merge(uow, into=a.id, merged=b.id, policy=policy)
+    assert (plan.customer.name, plan.customer.owner_id, plan.customer.source) == (
+        "Globex Trading",
+        "wang",
+        "web",
+    )
+    assert {(c.field, c.rule) for c in plan.conflicts} == {
+        ("name", "newest"),
+        ("owner_id", "newest"),
+        ("source", "survivor"),
+    }
+    clock.advance(hours=1)
+    with crm.unit_of_work(actor="li") as uow:
+        a = uow.customers.get(a.id)
+        a.tags = frozenset({"touched"})
+        uow.customers.update(a)
+    with crm.unit_of_work(actor="li") as uow:
+        done = merge_customers(uow, into=a.id, merged=b.id, policy=policy)
+    assert (done.customer.name, done.customer.owner_id) == ("Acme", "li")
 
 
 def test_accounts_in_different_currencies_are_refused_and_nothing_is_written(

@@ -32,10 +32,18 @@ from crmkit.storage._merge import FieldConflict
 from crmkit.storage._registry import _MERGE_RULES, _REGISTERED, merge_rule, register, registered
 
 
-def settled(a: Customer, b: Customer, policy: MergePolicy | None = None) -> Settling:
+@attrs.frozen
+class Settled:
+    survivor: Customer
+    conflicts: list[FieldConflict]
+    sources: dict[str, str]
+
+
+def settled(a: Customer, b: Customer, policy: MergePolicy | None = None) -> Settled:
+    # No unit of work: only the "newest" rule reads one (the contract tests cover it).
     settling = Settling(None, a, b, policy or MergePolicy())  # type: ignore[arg-type]
-    settling.survivor = settling.customer()  # type: ignore[attr-defined]
-    return settling
+    survivor = settling.customer()
+    return Settled(survivor, settling.conflicts, settling.sources)
 
 
 def test_the_survivors_value_wins_by_default_and_the_dropped_one_is_reported() -> None:

@@ -111,7 +111,7 @@ class CreditAccountMerge:
                 shift={number: offset} if number is not None else None,
                 sources=merging.sources(**moved),
             )
-            if _DOCUMENT in attrs.fields_dict(child.cls):  # type: ignore[arg-type]
+            if _DOCUMENT in attrs.fields_dict(child.cls):
                 uow.repository(child)._repoint(
                     _DOCUMENT, theirs.id, mine.id, sources=merging.sources(document_id="survivor")
                 )
