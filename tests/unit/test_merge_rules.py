@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import pendulum
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crmkit
@@ -139,6 +139,7 @@ def test_custom_values_are_united_by_name_and_settled_on_the_same_name() -> None
     assert every.survivor.custom_fields["region"] == "south"
 
 
+@settings(deadline=None)
 @given(
     a=st.frozensets(st.sampled_from("abcdef")),
     b=st.frozensets(st.sampled_from("abcdef")),
