@@ -402,6 +402,31 @@ def test_a_failing_storage_write_midway_rolls_everything_back(
     assert records(crm) == before
 
 
+def test_a_record_added_to_b_while_the_merge_runs_is_never_lost(backend: Backend) -> None:
+    if backend.name != "memory":
+        pytest.skip("SQL stores make the writer under B wait for the merge's lock, then fail")
+    crm = backend.fresh()
+    with crm.unit_of_work(actor="li") as uow:
+        a = build(uow, "Acme", Shape(account=None))
+        b = build(uow, "Globex", Shape(account=None))
+    merging = crm.unit_of_work(actor="li")
+    merge_customers(merging, into=a.id, merged=b.id)
+    late = Interaction(
+        customer_id=b.id, kind=InteractionKind.NOTE, occurred_at=AT, actor_id="wang", summary="x"
+    )
+    with crm.unit_of_work(actor="wang") as uow:
+        uow.interactions.add(late)
+    with pytest.raises(crmkit.errors.ConcurrencyError):
+        merging.commit()
+    with crm.unit_of_work(actor="li", read_only=True) as uow:
+        assert uow.interactions.get(late.id).customer_id == b.id
+        assert uow.customers.get(b.id).id == b.id
+    # Run again, the merge takes it along.
+    with crm.unit_of_work(actor="li") as uow:
+        done = merge_customers(uow, into=a.id, merged=b.id)
+    assert late.id in next(m.ids for m in done.plan.moves if m.record == "interaction")
+
+
 # --- the law ------------------------------------------------------------------------------------
 
 small = st.integers(0, 2)

@@ -260,6 +260,7 @@ class MemoryUnitOfWork(UnitOfWork):
             for table, writes in self._writes.items():
                 self._check_keys_at_commit(table, writes)
                 self._check_parent_at_commit(table, writes)
+                self._check_locked_removals_at_commit(table, writes)
             add_events = store.outbox.add(self.tenant_id, self._events)
             for table, writes in self._writes.items():
                 committed = self._committed(table)
@@ -293,6 +294,25 @@ class MemoryUnitOfWork(UnitOfWork):
         for record in writes.values():
             if record is not None and self._read(parent.table, record.parent) is None:  # type: ignore[arg-type]
                 raise ConcurrencyError(parent.record, record.parent, None)
+
+    def _check_locked_removals_at_commit(
+        self, table: str, writes: dict[UUID, _Record | None]
+    ) -> None:
+        """Raise `ConcurrencyError` if others added records under a locked record removed here.
+
+        On a SQL store nobody can add a record under a locked one until the lock's unit of work
+        ends (the foreign key check waits, then fails); the memory store never waits, so the
+        removal fails instead of taking with it records it never saw (a merge, which locks
+        both customers, would otherwise lose what was added to the merged one meanwhile).
+        """
+        gone = {k for k, r in writes.items() if r is None and (table, k) in self._held}
+        if not gone:
+            return
+        for child in self._store._children.get(table, ()):
+            mine = self._writes.get(child.table, {})
+            for key, record in self._committed(child.table).records.items():
+                if record.parent in gone and key not in mine:
+                    raise ConcurrencyError(child.record, key, None)
 
     def _cascade_at_commit(self, table: str, parents: set[UUID], changes: Entries) -> None:
         """Remove the committed records that belong to the removed `parents` of `table`.
