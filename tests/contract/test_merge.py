@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -425,6 +426,43 @@ def test_a_record_added_to_b_while_the_merge_runs_is_never_lost(backend: Backend
     with crm.unit_of_work(actor="li") as uow:
         done = merge_customers(uow, into=a.id, merged=b.id)
     assert late.id in next(m.ids for m in done.plan.moves if m.record == "interaction")
+
+
+def test_two_merges_of_one_pair_at_once_one_wins_and_nothing_is_lost(backend: Backend) -> None:
+    crm = backend.fresh()
+    with crm.unit_of_work(actor="li") as uow:
+        a = build(uow, "Acme", Shape())
+        b = build(uow, "Globex", Shape())
+    before = records(crm)
+    start = threading.Barrier(2)
+    outcomes: dict[UUID, object] = {}
+
+    def merge(into: UUID, merged: UUID) -> None:
+        own = backend.crm()
+        start.wait(timeout=30)
+        try:
+            own.run(lambda uow: merge_customers(uow, into=into, merged=merged), actor="li")
+            outcomes[into] = "merged"
+        except crmkit.errors.NotFound as e:  # the other merge removed one of the two
+            outcomes[into] = e
+        except BaseException as e:  # reported below
+            outcomes[into] = repr(e)
+
+    threads = [threading.Thread(target=merge, args=pair) for pair in ((a.id, b.id), (b.id, a.id))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    won = [k for k, v in outcomes.items() if v == "merged"]
+    assert len(won) == 1, outcomes
+    assert isinstance(outcomes[b.id if won == [a.id] else a.id], crmkit.errors.NotFound)
+    after = records(crm)
+    gone = b.id if won == [a.id] else a.id
+    assert naming(after, gone) == []
+    expected = counts(before)
+    expected["customer"] -= 1
+    expected["credit_account"] -= 1
+    assert counts(after) == expected
 
 
 # --- the law ------------------------------------------------------------------------------------
