@@ -13,6 +13,7 @@ from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, Fiel
 from crmkit.customers._events import (
     CustomerRegistered,
     CustomerRemoved,
+    CustomersMerged,
     CustomerUpdated,
     InteractionLogged,
     OwnerChanged,
@@ -27,6 +28,14 @@ from crmkit.customers._import import (
     import_customers,
 )
 from crmkit.customers._interactions import Interaction, InteractionKind
+from crmkit.customers._merge import (
+    ConflictRule,
+    MergePlan,
+    MergePolicy,
+    MergeResult,
+    merge_customers,
+    plan_merge,
+)
 from crmkit.customers._model import (
     DEFAULT_TIERS,
     Address,
@@ -58,6 +67,7 @@ __all__ = [
     "BuyingRole",
     "Channel",
     "ColumnMapping",
+    "ConflictRule",
     "Contact",
     "CustomField",
     "CustomFieldSchema",
@@ -67,6 +77,7 @@ __all__ = [
     "CustomerRegistered",
     "CustomerRemoved",
     "CustomerUpdated",
+    "CustomersMerged",
     "DoNotContact",
     "FieldType",
     "FileFormat",
@@ -75,6 +86,9 @@ __all__ = [
     "InteractionKind",
     "InteractionLogged",
     "LifecycleStage",
+    "MergePlan",
+    "MergePolicy",
+    "MergeResult",
     "OwnerChanged",
     "QuietHours",
     "RowError",
@@ -85,6 +99,8 @@ __all__ = [
     "import_contacts",
     "import_customers",
     "log_interaction",
+    "merge_customers",
+    "plan_merge",
     "register_customer",
     "register_customers",
     "remove_customer",

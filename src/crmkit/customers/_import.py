@@ -566,7 +566,7 @@ def _by_external_id(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, Customer]
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    found: dict[str, Customer] = uow.customers.by_external_ids(wanted)  # type: ignore[attr-defined]
+    found: dict[str, Customer] = uow.customers.by_external_ids(wanted)
     return found
 
 
