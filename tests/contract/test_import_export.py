@@ -126,6 +126,10 @@ def test_contacts_are_added_and_updated_by_external_id_and_bad_ones_refused(
     report = import_contacts(crm, csv_file(*contacts), actor="li.na", region="CN")
     assert (report.added, report.failed) == (2, 2)
     assert [(e.row, e.field) for e in report.errors] == [(3, "emails"), (5, "external_id")]
+    assert report.errors[1].message == (
+        "'P-1' is the external id of a contact of another customer (ERP-1); "
+        "a contact does not move by import"
+    )
     again = import_contacts(
         crm,
         csv_file("customer_external_id,external_id,title", "ERP-1,P-1,采购经理", "ERP-2,P-3,"),

@@ -612,10 +612,21 @@ def _write_customers(uow: UnitOfWork, rows: list[_Row], context: _Context) -> li
 def _write_contacts(uow: UnitOfWork, rows: list[_Row], context: _Context) -> list[_Outcome]:
     by_external = _by_external_id(uow, (k for r in rows if (k := r.key("customer_external_id"))))
     by_id = _by_id(uow, (u for r in rows if (u := r.uuid("customer_id"))))
+    contacts = sorted({k for r in rows if (k := r.key("external_id"))})
+    holders = uow.customers.by_contact_external_ids(contacts) if contacts else {}
     outcomes: list[_Outcome] = []
     changed: dict[UUID, Customer] = {}
     for row in rows:
         customer, problem = _owner(row, by_external, by_id)
+        external = row.key("external_id")
+        holder = holders.get(external) if external else None
+        if customer is not None and holder is not None and holder.id != customer.id:
+            problem = ValidationError.of(
+                "external_id",
+                f"{external!r} is the external id of a contact of another customer "
+                f"({holder.external_id or holder.id}); a contact does not move by import",
+            )
+            customer = None
         if customer is None:
             outcomes.append(context.failed(row, problem))  # type: ignore[arg-type]
             continue
