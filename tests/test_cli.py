@@ -190,14 +190,28 @@ def test_a_url_that_is_no_url_is_one_line_on_stderr(capsys: pytest.CaptureFixtur
         assert err.startswith("crmkit: url: cannot open 'not a url'")
 
 
+@pytest.fixture
+def migrated(url: str) -> str:
+    """The URL of a database with crmkit's tables."""
+    migrate.upgrade(url)
+    return url
+
+
+def a_file(folder: Path, name: str, text: str) -> Path:
+    """A file `name` in `folder` holding `text`."""
+    path = folder / name
+    path.write_text(text, "utf-8")
+    return path
+
+
 def test_import_reports_refused_rows_and_fails_and_export_writes_what_landed(
-    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    migrated: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "migrate", url)
-    file = tmp_path / "customers.csv"
-    file.write_text("Company,owner_id,Tel\nAcme,li.na,\n,li.na,\nBolt,li.na,\n", "utf-8")
-    mapping = tmp_path / "mapping.json"
-    mapping.write_text('{"Company": "name", "Tel": null}', "utf-8")
+    url = migrated
+    file = a_file(
+        tmp_path, "customers.csv", "Company,owner_id,Tel\nAcme,li.na,\n,li.na,\nBolt,li.na,\n"
+    )
+    mapping = a_file(tmp_path, "mapping.json", '{"Company": "name", "Tel": null}')
     code = main(["import", url, str(file), "--mapping", str(mapping), "--batch", "2"])
     out, err = capsys.readouterr()
     assert code == 1
@@ -223,15 +237,14 @@ def test_import_reports_refused_rows_and_fails_and_export_writes_what_landed(
 
 
 def test_import_of_contacts_takes_a_region_and_succeeds(
-    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    migrated: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "migrate", url)
-    customers = tmp_path / "c.csv"
-    customers.write_text("external_id,name,owner_id\nERP-1,Acme,li\n", "utf-8")
-    contacts = tmp_path / "p.jsonl"
-    contacts.write_text(
+    url = migrated
+    customers = a_file(tmp_path, "c.csv", "external_id,name,owner_id\nERP-1,Acme,li\n")
+    contacts = a_file(
+        tmp_path,
+        "p.jsonl",
         '{"customer_external_id": "ERP-1", "name": "Wang Wei", "phones": ["138 0013 8000"]}\n',
-        "utf-8",
     )
     assert run(capsys, "import", url, str(customers))[0] == 0
     code, out, _ = run(capsys, "import", url, str(contacts), "--contacts", "--region", "CN")
@@ -241,20 +254,19 @@ def test_import_of_contacts_takes_a_region_and_succeeds(
 
 
 def test_import_of_a_missing_file_is_one_line_on_stderr(
-    url: str, capsys: pytest.CaptureFixture[str]
+    migrated: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "migrate", url)
+    url = migrated
     code, _, err = run(capsys, "import", url, "no-such.csv")
     assert code == 1
     assert "file: cannot open 'no-such.csv'" in err
 
 
 def test_import_refuses_unknown_columns_unless_told_to_ignore_them(
-    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    migrated: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "migrate", url)
-    file = tmp_path / "customers.csv"
-    file.write_text("name,owner_id,notes\nAcme,li,call back\n", "utf-8")
+    url = migrated
+    file = a_file(tmp_path, "customers.csv", "name,owner_id,notes\nAcme,li,call back\n")
     assert main(["import", url, str(file)]) == 1
     out = capsys.readouterr().out
     unknown = "is not a column of a customers file (map it, or ignore it with ignore_unknown)"
