@@ -33,6 +33,12 @@ from crmkit.customers._model import (
     QuietHours,
     Tier,
 )
+from crmkit.customers._permission import (
+    ContactPermission,
+    Refusal,
+    RefusalKind,
+    may_contact,
+)
 from crmkit.customers._services import (
     change_owner,
     log_interaction,
@@ -49,6 +55,7 @@ __all__ = [
     "BuyingRole",
     "Channel",
     "Contact",
+    "ContactPermission",
     "CustomField",
     "CustomFieldSchema",
     "CustomValue",
@@ -65,9 +72,12 @@ __all__ = [
     "LifecycleStage",
     "OwnerChanged",
     "QuietHours",
+    "Refusal",
+    "RefusalKind",
     "Tier",
     "change_owner",
     "log_interaction",
+    "may_contact",
     "register_customer",
     "register_customers",
     "remove_customer",
