@@ -37,6 +37,7 @@ from crmkit.customers._permission import (
     ContactPermission,
     Refusal,
     RefusalKind,
+    check_contact,
     may_contact,
 )
 from crmkit.customers._services import (
@@ -76,6 +77,7 @@ __all__ = [
     "RefusalKind",
     "Tier",
     "change_owner",
+    "check_contact",
     "log_interaction",
     "may_contact",
     "register_customer",

@@ -22,6 +22,7 @@ import datetime as dt
 import enum
 import zoneinfo
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import attrs
@@ -31,7 +32,10 @@ from crmkit._clock import LAST_INSTANT, to_utc
 from crmkit.customers._model import Channel, Contact, Customer, DoNotContact, QuietHours
 from crmkit.errors import ValidationError
 
-__all__ = ["ContactPermission", "Refusal", "RefusalKind", "may_contact"]
+if TYPE_CHECKING:
+    from crmkit.storage import UnitOfWork
+
+__all__ = ["ContactPermission", "Refusal", "RefusalKind", "check_contact", "may_contact"]
 
 _ALL_CHANNELS = frozenset(Channel)
 _LAST = to_utc(LAST_INSTANT)
@@ -163,6 +167,41 @@ def may_contact(
         at=moment,
         reasons=reasons,
         allowed_from=moment if not reasons else rules.allowed_from(moment, reasons),
+    )
+
+
+def check_contact(
+    uow: UnitOfWork,
+    customer_id: UUID,
+    channel: Channel,
+    *,
+    contact_id: UUID | None = None,
+    at: dt.datetime | None = None,
+    quiet_channels: Iterable[Channel] | None = None,
+) -> ContactPermission:
+    """`may_contact` for a stored customer, now by the unit of work's clock (or at `at`).
+
+    Examples:
+        >>> import crmkit
+        >>> from crmkit.customers import Channel, Contact, Customer, check_contact
+        >>> crm = crmkit.open("memory://")
+        >>> wang = Contact(name="王伟", opt_outs=frozenset({Channel.CALL}))
+        >>> with crm.unit_of_work(actor="li") as uow:
+        ...     uow.customers.add(acme := Customer(name="Acme", owner_id="li", contacts=[wang]))
+        ...     answer = check_contact(uow, acme.id, Channel.CALL, contact_id=wang.id)
+        >>> answer.allowed, answer.explain()
+        (False, ['opted out of call'])
+
+    Raises:
+        NotFound: no such customer in the tenant, or no such contact of it.
+        ValidationError: as `may_contact`; `customer_id` is not a UUID.
+    """
+    if not isinstance(customer_id, UUID):
+        raise ValidationError.of("customer_id", f"must be a UUID, not {type(customer_id).__name__}")
+    customer = uow.customers.get(customer_id)
+    moment = uow.now() if at is None else at
+    return may_contact(
+        customer, channel, moment, contact_id=contact_id, quiet_channels=quiet_channels
     )
 
 

@@ -21,7 +21,16 @@ from crmkit.credit import (
     PaymentHistory,
     credit_limit,
 )
-from crmkit.customers import Contact, Customer, Interaction, LifecycleStage, Tier
+from crmkit.customers import (
+    Channel,
+    Contact,
+    ContactPermission,
+    Customer,
+    Interaction,
+    LifecycleStage,
+    Tier,
+    may_contact,
+)
 from crmkit.errors import ValidationError
 from crmkit.pipeline import (
     Lead,
@@ -118,6 +127,21 @@ class Customer360:
     def lifecycle(self) -> LifecycleStage:
         """The customer's lifecycle stage."""
         return self.customer.lifecycle
+
+    def may_contact(
+        self,
+        channel: Channel,
+        *,
+        contact_id: UUID | None = None,
+        quiet_channels: Iterable[Channel] | None = None,
+    ) -> ContactPermission:
+        """Whether the customer, or its contact `contact_id`, may be contacted at the view's moment.
+
+        See `crmkit.customers.may_contact`, which this asks at `at`.
+        """
+        return may_contact(
+            self.customer, channel, self.at, contact_id=contact_id, quiet_channels=quiet_channels
+        )
 
     @property
     def pipeline_value(self) -> dict[str, Money]:
