@@ -23,6 +23,7 @@ from crmkit.customers import (
     may_contact,
 )
 from crmkit.errors import NotFound, ValidationError
+from crmkit.testing import strategies as cs
 
 NIGHT = QuietHours(start=dt.time(21), end=dt.time(8))
 ZONES = (
@@ -409,3 +410,21 @@ def test_quiet_hours_end_at_the_first_instant_whose_local_time_is_outside_them(
     while quiet.covers(walk.astimezone(local).time()):
         walk = (walk + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
     assert walk == answer.allowed_from
+
+
+@settings(max_examples=100, deadline=None)
+@given(cs.instants(), cs.timezones(), _minutes(), _minutes())
+def test_any_instant_in_any_zone_gets_an_answer_that_holds(
+    at: pendulum.DateTime, zone: str, start: dt.time, end: dt.time
+) -> None:
+    # Years 1000 to 9999 (local mean time offsets with seconds, the last instant stores hold).
+    assume(start != end)
+    quiet = QuietHours(start=start, end=end)
+    customer = _customer(Contact(name="Ann", timezone=zone, quiet_hours=quiet))
+    answer = _ask(customer, Channel.CALL, at)
+    if answer.allowed_from is None:
+        # Only past the last instant stores hold: quiet until after 9999-12-30T23:59:59Z.
+        assert at.year == 9999
+        return
+    assert answer.allowed_from >= at
+    assert _ask(customer, Channel.CALL, answer.allowed_from).allowed
