@@ -26,12 +26,16 @@ from crmkit.credit import (
 )
 from crmkit.customers import (
     BuyingRole,
+    Channel,
     Contact,
     Customer,
+    DoNotContact,
     Interaction,
     InteractionKind,
     LifecycleStage,
+    QuietHours,
     Tier,
+    check_contact,
 )
 from crmkit.errors import NotFound, ValidationError
 from crmkit.pipeline import (
@@ -387,3 +391,47 @@ def _more_invoices(uow: UnitOfWork, customer: Customer) -> None:
         order = placed.order
         assert order is not None
         invoice_order(uow, account.id, order.id, key=f"more-inv-{n}", due=dt.date(2026, 1, 2))
+
+
+def test_contact_rules_are_stored_and_asked_through_the_view_and_check_contact(
+    backend: Backend,
+) -> None:
+    crm = backend.fresh()  # its clock: 2026-03-02T01:30Z, 09:30 in Shanghai, 02:30 in Berlin
+    wang = Contact(
+        name="王伟",
+        timezone="Asia/Shanghai",
+        opt_outs=frozenset({Channel.SMS}),
+        quiet_hours=QuietHours(start=dt.time(21), end=dt.time(8)),
+    )
+    jan = Contact(name="Jan", quiet_hours=QuietHours(start=dt.time(22), end=dt.time(7)))
+    week = DoNotContact(
+        start=pendulum.datetime(2026, 3, 1),
+        end=pendulum.datetime(2026, 3, 9),
+        channels=frozenset({Channel.VISIT}),
+        reason="office closed",
+    )
+    customer = Customer(
+        name="Nordwind",
+        owner_id="li",
+        timezone="Europe/Berlin",
+        contacts=[wang, jan],
+        do_not_contact=(week,),
+    )
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add(customer)
+    view = _view(crm, customer.id)
+    assert view.may_contact(Channel.CALL, contact_id=wang.id)
+    assert view.may_contact(Channel.SMS, contact_id=wang.id).allowed_from is None
+    night_in_berlin = view.may_contact(Channel.CALL, contact_id=jan.id)
+    assert night_in_berlin.allowed_from == pendulum.datetime(2026, 3, 2, 6)  # 07:00 CET
+    visit = view.may_contact(Channel.VISIT)
+    assert [r.text for r in visit.reasons] == ["office closed (until 2026-03-09T00:00Z)"]
+    with crm.unit_of_work(actor="li", read_only=True) as uow:
+        assert check_contact(uow, customer.id, Channel.CALL, contact_id=jan.id) == night_in_berlin
+        later = pendulum.datetime(2026, 3, 2, 12)
+        assert check_contact(uow, customer.id, Channel.CALL, contact_id=jan.id, at=later)
+        with pytest.raises(NotFound):
+            check_contact(uow, customer.id, Channel.CALL, contact_id=Contact(name="x").id)
+        with pytest.raises(ValidationError) as raised:
+            check_contact(uow, "x", Channel.CALL)  # type: ignore[arg-type]
+        assert [i.path for i in raised.value.issues] == ["customer_id"]
