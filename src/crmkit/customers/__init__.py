@@ -42,6 +42,13 @@ from crmkit.customers._model import (
     QuietHours,
     Tier,
 )
+from crmkit.customers._permission import (
+    ContactPermission,
+    Refusal,
+    RefusalKind,
+    check_contact,
+    may_contact,
+)
 from crmkit.customers._services import (
     change_owner,
     log_interaction,
@@ -59,6 +66,7 @@ __all__ = [
     "Channel",
     "ConflictRule",
     "Contact",
+    "ContactPermission",
     "CustomField",
     "CustomFieldSchema",
     "CustomValue",
@@ -79,9 +87,13 @@ __all__ = [
     "MergeResult",
     "OwnerChanged",
     "QuietHours",
+    "Refusal",
+    "RefusalKind",
     "Tier",
     "change_owner",
+    "check_contact",
     "log_interaction",
+    "may_contact",
     "merge_customers",
     "plan_merge",
     "register_customer",
