@@ -24,6 +24,7 @@ PUBLIC = {
     "crmkit.migrate": "migrate.md",
     "crmkit.testing.contract": "contract.md",
     "crmkit.testing.strategies": "strategies.md",
+    "crmkit.views": "views.md",
 }
 
 
