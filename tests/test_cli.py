@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import crmkit
 from crmkit import migrate
 from crmkit.__main__ import main
 from crmkit.storage.sql import build_tables
@@ -234,6 +235,9 @@ def test_import_reports_refused_rows_and_fails_and_export_writes_what_landed(
     code, out, _ = run(capsys, "export", url, "--format", "csv")
     assert out.startswith("id,external_id,name,")
     assert out.count("\n") == 3
+    # The events wait in the outbox for the host's relay worker.
+    with crmkit.open(url) as crm:
+        assert crm.relay().delivered == 2
 
 
 def test_import_of_contacts_takes_a_region_and_succeeds(

@@ -100,7 +100,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _transfer_crm(args: argparse.Namespace) -> crmkit.CRM:
-    return crmkit.open(args.url, tenant=args.tenant)
+    # The command has no subscribers: the import's events stay in the outbox for the host's
+    # relay worker (`crmkit relay`), instead of being marked delivered to nobody.
+    return crmkit.open(args.url, tenant=args.tenant, relay_on_commit=False)
 
 
 def _progress_bar() -> Any:  # noqa: ANN401 (a tqdm bar; tqdm has no type hints)
