@@ -157,6 +157,13 @@ def test_an_unknown_column_refuses_the_file_as_row_1_unless_told_to_ignore_it() 
     assert load(crm, text, mapping=ColumnMapping(ignore_unknown=True)).added == 1
 
 
+def test_a_column_mapped_to_no_crmkit_column_is_refused_saying_so() -> None:
+    report = load(open_crm(), "Firma,owner_id\nAcme,li\n", mapping={"Firma": "company"})
+    assert errors(report) == [
+        "row 1, Firma: is mapped to 'company', which is not a column of a customers file"
+    ]
+
+
 def test_a_column_given_twice_is_refused() -> None:
     report = load(open_crm(), "name,owner_id,Name\nAcme,li,Acme\n", mapping={"Name": "name"})
     assert errors(report) == ["row 1, Name: is a second column for name"]

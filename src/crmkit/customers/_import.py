@@ -335,7 +335,7 @@ def _header(header: list[str], context: _Context) -> tuple[list[tuple[str, str]]
             continue
         if not _known(column, context.contacts):
             if not context.mapping.ignore_unknown:
-                problems.append(RowError(1, name, _unknown(context.contacts)))
+                problems.append(RowError(1, name, _unknown(name, column, context.contacts)))
             continue
         if column in seen and _cell(column, context) is not Cell.LIST:
             problems.append(RowError(1, name, f"is a second column for {column}"))
@@ -345,8 +345,10 @@ def _header(header: list[str], context: _Context) -> tuple[list[tuple[str, str]]
     return columns, problems
 
 
-def _unknown(contacts: bool) -> str:
+def _unknown(name: str, column: str, contacts: bool) -> str:
     what = "contacts" if contacts else "customers"
+    if name != column:
+        return f"is mapped to {column!r}, which is not a column of a {what} file"
     return f"is not a column of a {what} file (map it, or ignore it with ignore_unknown)"
 
 
@@ -366,9 +368,10 @@ def _json_row(number: int, value: dict[str, Any], context: _Context) -> _Row:
         else:
             flat.append((key, column, item))
     for key, column, item in flat:
+        given = column if key.startswith("address.") else key  # a part of the address object
         if not _known(column, context.contacts):
             if not context.mapping.ignore_unknown:
-                row.problems.append(RowError(number, key, _unknown(context.contacts)))
+                row.problems.append(RowError(number, key, _unknown(key, column, context.contacts)))
             continue
         if column in row.values and _cell(column, context) is Cell.LIST:
             row.values[column] = [*list_in(row.values[column]), *list_in(item)]  # type: ignore[misc]
