@@ -371,7 +371,8 @@ def _json_row(number: int, value: dict[str, Any], context: _Context) -> _Row:
         given = column if key.startswith("address.") else key  # a part of the address object
         if not _known(column, context.contacts):
             if not context.mapping.ignore_unknown:
-                row.problems.append(RowError(number, key, _unknown(key, column, context.contacts)))
+                problem = _unknown(given, column, context.contacts)
+                row.problems.append(RowError(number, key, problem))
             continue
         if column in row.values and _cell(column, context) is Cell.LIST:
             row.values[column] = [*list_in(row.values[column]), *list_in(item)]  # type: ignore[misc]
