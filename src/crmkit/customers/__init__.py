@@ -10,6 +10,21 @@ Examples:
 """
 
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType
+from crmkit.customers._dedupe import BlockingKey, ContactPair, DuplicatePair, DuplicateRules
+from crmkit.customers._dedupe_find import (
+    compare_all_pairs,
+    find_contact_duplicates,
+    find_duplicates,
+)
+from crmkit.customers._dedupe_normal import (
+    ALIAS_PROVIDERS,
+    COMPANY_SUFFIXES,
+    REGIONS,
+    company_key,
+    email_key,
+    person_key,
+)
+from crmkit.customers._dedupe_services import find_duplicate_contacts, find_duplicate_customers
 from crmkit.customers._events import (
     CustomerRegistered,
     CustomerRemoved,
@@ -43,12 +58,17 @@ from crmkit.customers._services import (
 )
 
 __all__ = [
+    "ALIAS_PROVIDERS",
+    "COMPANY_SUFFIXES",
     "DEFAULT_TIERS",
+    "REGIONS",
     "Address",
     "Anniversary",
+    "BlockingKey",
     "BuyingRole",
     "Channel",
     "Contact",
+    "ContactPair",
     "CustomField",
     "CustomFieldSchema",
     "CustomValue",
@@ -58,6 +78,8 @@ __all__ = [
     "CustomerRemoved",
     "CustomerUpdated",
     "DoNotContact",
+    "DuplicatePair",
+    "DuplicateRules",
     "FieldType",
     "Interaction",
     "InteractionKind",
@@ -67,7 +89,15 @@ __all__ = [
     "QuietHours",
     "Tier",
     "change_owner",
+    "company_key",
+    "compare_all_pairs",
+    "email_key",
+    "find_contact_duplicates",
+    "find_duplicate_contacts",
+    "find_duplicate_customers",
+    "find_duplicates",
     "log_interaction",
+    "person_key",
     "register_customer",
     "register_customers",
     "remove_customer",
