@@ -10,7 +10,13 @@ Examples:
 """
 
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType
-from crmkit.customers._dedupe import BlockingKey, ContactPair, DuplicatePair, DuplicateRules
+from crmkit.customers._dedupe import (
+    BlockingKey,
+    ContactPair,
+    DuplicatePair,
+    DuplicateRules,
+    Weight,
+)
 from crmkit.customers._dedupe_find import (
     compare_all_pairs,
     find_contact_duplicates,
@@ -88,6 +94,7 @@ __all__ = [
     "OwnerChanged",
     "QuietHours",
     "Tier",
+    "Weight",
     "change_owner",
     "company_key",
     "compare_all_pairs",

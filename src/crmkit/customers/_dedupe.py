@@ -2,16 +2,25 @@
 
 A customer becomes a `Profile`: its name key (see `company_key` and `person_key`), the E.164
 phones and normalised emails of its contacts, its code and external id, its birthday, and the
-postcode and street of its address. Two profiles are compared signal by signal; a signal counts
-only when both sides have it (a missing phone neither helps nor hurts), and the score is the
-weighted mean of the signals that count::
+postcode and street of its address. Two profiles are compared signal by signal, and each signal
+adds evidence for or against their being one (the Fellegi-Sunter model of record linkage):
 
-    score = sum(weight * similarity) / sum(weight)      over the signals both sides have
+- a signal that agrees adds its `Weight`'s ``agree`` (in bits: +10 makes the odds 1024 times
+  higher), one that disagrees adds its ``disagree`` (zero or less); a signal that one side lacks
+  adds nothing, so a missing phone neither helps nor hurts;
+- names (and streets) are compared by rapidfuzz's normalised Indel similarity of their keys,
+  from 0 to 1: a similarity of 1 adds ``agree``, one at `DuplicateRules.floor` (for streets
+  `DuplicateRules.street_floor`) adds nothing, and one of 0 adds ``disagree``, in proportion
+  in between;
+- phones, emails and places (the regions in a Chinese company's name, the city and region of
+  the address) agree when the two share one, and disagree when both have some but share none;
+  birthdays and postcodes agree when equal; streets with different house numbers disagree;
+  a shared code or external id only agrees
+  (two records of one customer entered twice have two codes anyway);
+- the evidence starts at `DuplicateRules.prior` (the odds that two records picked at random
+  are one: low), and the score is the probability the total stands for::
 
-Names are always compared (rapidfuzz's normalised Indel similarity of the keys, from 0 to 1);
-phones, emails, birthdays and postcodes are 1 when equal (for phones and emails: when any is
-shared) and 0 when not; streets are compared like names; a shared code or external id counts
-only when it agrees, since two records of one customer entered twice have two codes anyway.
+    score = 1 / (1 + 2 ** -(prior + sum of the evidence))
 """
 
 from __future__ import annotations
@@ -19,18 +28,30 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import re
 from collections.abc import Callable, Iterable
 from uuid import UUID
 
 import attrs
 
-from crmkit._validation import Validated, as_frozenset, as_tuple, bounded_int, check, each, text
+from crmkit._validation import (
+    Validated,
+    as_frozenset,
+    as_tuple,
+    bounded_int,
+    check,
+    each,
+    instance_of,
+    text,
+)
 from crmkit.customers._dedupe_normal import (
     COMPANY_SUFFIXES,
     REGIONS,
     company_key,
+    company_parts,
     email_key,
     person_key,
+    place,
 )
 from crmkit.customers._model import Contact, Customer, CustomerKind
 
@@ -40,49 +61,69 @@ __all__ = [
     "DuplicatePair",
     "DuplicateRules",
     "Profile",
+    "Weight",
 ]
 
 Similarity = Callable[[str, str], float]
+_NUMBER = re.compile(r"\d+")
 
 
 class BlockingKey(enum.StrEnum):
     """A way of picking the pairs worth comparing (see `DuplicateRules.blocking`).
 
-    Records that share an exact key (`PHONE`, `EMAIL`, `CODE`, `POSTCODE` with the first
-    character of the name key) are compared with each other; `NAME` and `REVERSED_NAME` sort the
-    records by their name key (or by it read backwards, which brings together names that differ
-    in their first letters) and compare each record with the next ``window - 1``: the sorted
-    neighbourhood method.
+    Records that share an exact key (`PHONE`, `EMAIL`, `CODE`, `BIRTHDAY`, or `POSTCODE`
+    with one of the first two characters of the name key) are compared with each other; `NAME` and
+    `REVERSED_NAME` sort the records by their name key (or by it read backwards, which brings
+    together names that differ in their first letters) and compare each record with the
+    ``window - 1`` before and after it: the sorted neighbourhood method.
     """
 
     PHONE = "phone"
     EMAIL = "email"
     CODE = "code"
     POSTCODE = "postcode"
+    BIRTHDAY = "birthday"
     NAME = "name"
     REVERSED_NAME = "reversed_name"
 
 
-def _weight(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"must be a number, not {type(value).__name__}"
-    if not math.isfinite(value) or not 0 <= value <= 100:  # noqa: PLR2004
-        return f"{value!r} is out of range; a weight is from 0 to 100"
-    return None
+def _bits(low: float, high: float) -> Callable[[object], str | None]:
+    def check_bits(value: object) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, not {type(value).__name__}"
+        if not math.isfinite(value) or not low <= value <= high:
+            return f"{value!r} is out of range; it must be from {low:g} to {high:g}"
+        return None
+
+    return check_bits
 
 
-def _positive_weight(value: object) -> str | None:
-    problem = _weight(value)
-    if problem is None and value == 0:
-        return "must be more than 0: names are always compared"
-    return problem
+@attrs.frozen(kw_only=True)
+class Weight(Validated):
+    """How much one signal says, in bits, when it agrees and when it disagrees.
+
+    Examples:
+        >>> Weight(agree=10, disagree=-3)
+        Weight(agree=10, disagree=-3)
+        >>> Weight(agree=10, disagree=3)
+        Traceback (most recent call last):
+        ...
+        crmkit.errors.ValidationError: disagree: 3 is out of range; it must be from -100 to 0
+
+    Attributes:
+        agree: the evidence a match adds, from 0 to 100 bits.
+        disagree: the evidence a mismatch adds, from -100 to 0 bits.
+    """
+
+    agree: float = attrs.field(metadata=check(_bits(0, 100)))
+    disagree: float = attrs.field(default=0, metadata=check(_bits(-100, 0)))
 
 
 def _threshold(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number, not {type(value).__name__}"
-    if not math.isfinite(value) or not 0 < value <= 1:
-        return f"{value!r} is out of range; a threshold is more than 0 and at most 1"
+    if not math.isfinite(value) or not 0 < value < 1:
+        return f"{value!r} is out of range; a threshold is more than 0 and less than 1"
     return None
 
 
@@ -99,30 +140,41 @@ def _bool(value: object) -> str | None:
     return None if isinstance(value, bool) else f"must be a bool, not {type(value).__name__}"
 
 
+_is_weight = instance_of(Weight)
+
+
 @attrs.frozen(kw_only=True)
 class DuplicateRules(Validated):
     """What makes two records duplicates: the weight of each signal, the threshold, the blocking.
 
-    The defaults find 97% or more of the duplicates in crmkit's generated test data with as
-    few false ones (see the "Duplicates" page for the figures).
+    The defaults find 97% or more of the duplicates in crmkit's generated test data, with few
+    false ones (see the "Duplicates" page for the figures).
 
     Examples:
-        >>> DuplicateRules(threshold=0.8).threshold
-        0.8
+        >>> DuplicateRules(threshold=0.9, phone=Weight(agree=12, disagree=-4)).phone
+        Weight(agree=12, disagree=-4)
         >>> DuplicateRules(window=1)
         Traceback (most recent call last):
         ...
         crmkit.errors.ValidationError: window: 1 is out of range; it must be from 2 to 1000
 
     Attributes:
-        threshold: the score from which a pair is reported, more than 0 and at most 1.
-        name_weight: the weight of the names' similarity (always compared; more than 0).
-        phone_weight: the weight of a shared E.164 phone number.
-        email_weight: the weight of a shared (normalised) email address.
-        code_weight: the weight of a shared code or external id.
-        birthday_weight: the weight of the birthday.
-        postcode_weight: the weight of the postcode.
-        street_weight: the weight of the street's similarity.
+        threshold: the score from which a pair is reported, more than 0 and less than 1.
+        prior: the evidence, in bits, before any signal is compared: how likely two records
+            picked at random are one (-7: 1 in 129).
+        name: the weight of the names' similarity.
+        floor: the similarity of names that is no evidence either way.
+        phone: the weight of a shared E.164 phone number (and of none shared).
+        email: the weight of a shared normalised email address (and of none shared).
+        code: the weight of a shared code or external id.
+        birthday: the weight of the birthday.
+        postcode: the weight of the postcode.
+        street: the weight of the street's similarity (street and city, normalised).
+        places: the weight of the places named: the regions in a Chinese company's name
+            (``"深圳市"``, ``"(深圳)"``) and the city and region of the address. Two records
+            that name places and share none are taken to be in different places.
+        street_floor: the similarity of streets that is no evidence either way: streets share
+            many words ("Road", "路"), so only near-equal ones count for.
         blocking: the ways of picking candidate pairs; all of them by default.
         window: how many neighbours in name order each record is compared with, plus one.
         max_block: exact-key blocks with more records than this are not compared in full: a
@@ -133,14 +185,18 @@ class DuplicateRules(Validated):
         regions: Chinese regions dropped from company names (`REGIONS`).
     """
 
-    threshold: float = attrs.field(default=0.75, metadata=check(_threshold))
-    name_weight: float = attrs.field(default=0.4, metadata=check(_positive_weight))
-    phone_weight: float = attrs.field(default=0.3, metadata=check(_weight))
-    email_weight: float = attrs.field(default=0.3, metadata=check(_weight))
-    code_weight: float = attrs.field(default=0.4, metadata=check(_weight))
-    birthday_weight: float = attrs.field(default=0.15, metadata=check(_weight))
-    postcode_weight: float = attrs.field(default=0.05, metadata=check(_weight))
-    street_weight: float = attrs.field(default=0.1, metadata=check(_weight))
+    threshold: float = attrs.field(default=0.5, metadata=check(_threshold))
+    prior: float = attrs.field(default=-7, metadata=check(_bits(-100, 100)))
+    name: Weight = attrs.field(default=Weight(agree=8, disagree=-6), metadata=check(_is_weight))
+    floor: float = attrs.field(default=0.5, metadata=check(_threshold))
+    phone: Weight = attrs.field(default=Weight(agree=10, disagree=-3), metadata=check(_is_weight))
+    email: Weight = attrs.field(default=Weight(agree=10, disagree=-2), metadata=check(_is_weight))
+    code: Weight = attrs.field(default=Weight(agree=12), metadata=check(_is_weight))
+    birthday: Weight = attrs.field(default=Weight(agree=6, disagree=-6), metadata=check(_is_weight))
+    postcode: Weight = attrs.field(default=Weight(agree=2, disagree=-2), metadata=check(_is_weight))
+    street: Weight = attrs.field(default=Weight(agree=3, disagree=-1), metadata=check(_is_weight))
+    street_floor: float = attrs.field(default=0.85, metadata=check(_threshold))
+    places: Weight = attrs.field(default=Weight(agree=1, disagree=-4), metadata=check(_is_weight))
     blocking: frozenset[BlockingKey] = attrs.field(
         default=frozenset(BlockingKey), converter=as_frozenset, metadata=check(_blocking)
     )
@@ -162,7 +218,7 @@ class DuplicatePair:
     Attributes:
         a_id: the id of one customer: the smaller of the two ids.
         b_id: the id of the other.
-        score: from 0 to 1 (rounded to 4 places): the weighted mean of the signals compared.
+        score: from 0 to 1 (rounded to 4 places): how likely the two are one, by the evidence.
         reasons: each signal compared, in words (``"same E.164 phone +8613800138000"``,
             ``"names 0.93 similar after normalising"``, ``"different birthdays ..."``), the
             strongest first.
@@ -210,6 +266,8 @@ class Profile:
         birthday: the day of birth, if known.
         postcode: the postcode with its spaces removed, or ``""``.
         street: the normalised street and city, or ``""``.
+        numbers: the numbers in the street (house numbers), in order.
+        places: the places named: regions in a company's name, the address's city and region.
     """
 
     id: UUID
@@ -222,15 +280,19 @@ class Profile:
     birthday: dt.date | None
     postcode: str
     street: str
+    numbers: tuple[str, ...]
+    places: frozenset[str]
 
     @classmethod
     def of_customer(cls, customer: Customer, rules: DuplicateRules) -> Profile:
         """The profile of `customer`; its phones and emails are those of its contacts."""
         if customer.kind is CustomerKind.PERSON:
-            key = person_key(customer.name)
+            key, named = person_key(customer.name), frozenset[str]()
         else:
-            key = company_key(customer.name, suffixes=rules.suffixes, regions=rules.regions)
+            key, named = company_parts(customer.name, rules.suffixes, rules.regions)
         address = customer.address
+        if address is not None:
+            named |= {p for p in (place(address.city), place(address.region)) if p}
         codes = (customer.code, customer.external_id)
         return cls(
             id=customer.id,
@@ -247,6 +309,8 @@ class Profile:
             birthday=customer.birthday,
             postcode="".join(address.postcode.split()).upper() if address else "",
             street=_street(address.street, address.city) if address else "",
+            numbers=tuple(_NUMBER.findall(address.street)) if address else (),
+            places=named,
         )
 
     @classmethod
@@ -265,6 +329,8 @@ class Profile:
             birthday=contact.birthday,
             postcode="",
             street="",
+            numbers=(),
+            places=frozenset(),
         )
 
 
@@ -291,69 +357,126 @@ def similarity() -> Similarity:
     return Indel.normalized_similarity
 
 
-def score(a: Profile, b: Profile, rules: DuplicateRules, similar: Similarity) -> float:
-    """The score of `a` and `b` (rounded to 4 places), or 0 when they are of different groups."""
-    if a.group != b.group or a.id == b.id:
+def _graded(weight: Weight, similar: float, floor: float) -> float:
+    """The evidence of a similarity: ``agree`` at 1, nothing at `floor`, ``disagree`` at 0."""
+    if similar >= floor:
+        return weight.agree * (similar - floor) / (1 - floor)
+    return weight.disagree * (floor - similar) / floor
+
+
+def probability(bits: float) -> float:
+    """The probability `bits` of evidence stand for, rounded to 4 places."""
+    if bits < -60:  # noqa: PLR2004 (2**60 overflows nothing, but rounds to 0 anyway)
         return 0.0
-    weight = rules.name_weight
-    total = weight * similar(a.key, b.key)
-    if a.phones and b.phones:
-        weight += rules.phone_weight
-        if not a.phones.isdisjoint(b.phones):
-            total += rules.phone_weight
-    if a.emails and b.emails:
-        weight += rules.email_weight
-        if not a.emails.isdisjoint(b.emails):
-            total += rules.email_weight
-    if a.codes and not a.codes.isdisjoint(b.codes):
-        weight += rules.code_weight
-        total += rules.code_weight
-    if a.birthday is not None and b.birthday is not None:
-        weight += rules.birthday_weight
-        if a.birthday == b.birthday:
-            total += rules.birthday_weight
-    if a.postcode and b.postcode:
-        weight += rules.postcode_weight
-        if a.postcode == b.postcode:
-            total += rules.postcode_weight
-    if a.street and b.street:
-        weight += rules.street_weight
-        total += rules.street_weight * similar(a.street, b.street)
-    return round(total / weight, 4)
+    return round(1 / (1 + 2**-bits), 4)
 
 
-def reasons(a: Profile, b: Profile, rules: DuplicateRules, similar: Similarity) -> tuple[str, ...]:
-    """Each signal `score` compared for `a` and `b`, in words, the strongest first."""
+def score(a: Profile, b: Profile, rules: DuplicateRules, similar: Similarity) -> float:
+    """The score of `a` and `b`, from 0 to 1; 0 when they are of different groups."""
+    found = scorer(rules, similar)(a, b)
+    return 0.0 if found is None else probability(found)
+
+
+def least_bits(threshold: float) -> float:
+    """The least evidence whose `probability` can reach `threshold` (after rounding)."""
+    below = threshold - 0.00005
+    return -math.inf if below <= 0 else math.log2(below / (1 - below))
+
+
+def scorer(
+    rules: DuplicateRules, similar: Similarity
+) -> Callable[[Profile, Profile], float | None]:
+    """A function of two profiles giving the evidence that they are one, in bits.
+
+    It gives ``None`` for a profile and itself and for profiles of different groups. The
+    weights are read once, here: this is the loop every candidate pair goes through.
+    """
+    prior, floor, street_floor = rules.prior, rules.floor, rules.street_floor
+    name_for, name_against = rules.name.agree / (1 - floor), rules.name.disagree / floor
+    street_for = rules.street.agree / (1 - street_floor)
+    street_against = rules.street.disagree / street_floor
+    phone, email, code = rules.phone, rules.email, rules.code.agree
+    birthday, postcode, places = rules.birthday, rules.postcode, rules.places
+
+    def bits(a: Profile, b: Profile) -> float | None:
+        if a is b or a.group != b.group:
+            return None
+        name = similar(a.key, b.key)
+        found = prior + (
+            name_for * (name - floor) if name >= floor else name_against * (floor - name)
+        )
+        if a.phones and b.phones:
+            found += phone.disagree if a.phones.isdisjoint(b.phones) else phone.agree
+        if a.emails and b.emails:
+            found += email.disagree if a.emails.isdisjoint(b.emails) else email.agree
+        if a.codes and not a.codes.isdisjoint(b.codes):
+            found += code
+        if a.birthday is not None and b.birthday is not None:
+            found += birthday.agree if a.birthday == b.birthday else birthday.disagree
+        if a.postcode and b.postcode:
+            found += postcode.agree if a.postcode == b.postcode else postcode.disagree
+        if a.places and b.places:
+            found += places.disagree if a.places.isdisjoint(b.places) else places.agree
+        if a.street and b.street:
+            street = similar(a.street, b.street) if a.numbers == b.numbers else 0.0
+            found += (
+                street_for * (street - street_floor)
+                if street >= street_floor
+                else street_against * (street_floor - street)
+            )
+        return found
+
+    return bits
+
+
+def evidence(
+    a: Profile, b: Profile, rules: DuplicateRules, similar: Similarity
+) -> list[tuple[float, str]]:
+    """Each signal `score` compared for `a` and `b`: its evidence in bits and its words.
+
+    The strongest evidence for comes first, the strongest against last; ``prior`` plus the
+    evidence is what `score` turns into a probability.
+    """
     found: list[tuple[float, str]] = []
-    _exact(found, a.phones, b.phones, "E.164 phone", rules.phone_weight)
-    _exact(found, a.emails, b.emails, "email", rules.email_weight)
+    _exact(found, a.phones, b.phones, "E.164 phone", rules.phone)
+    _exact(found, a.emails, b.emails, "email", rules.email)
     codes = a.codes & b.codes
     if codes:
-        found.append((rules.code_weight, f"same code or external id {', '.join(sorted(codes))}"))
+        found.append((rules.code.agree, f"same code or external id {', '.join(sorted(codes))}"))
     name = similar(a.key, b.key)
     words = (
         f"same name after normalising ({a.key!r})"
         if a.key == b.key
         else f"names {name:.2f} similar after normalising ({a.key!r}, {b.key!r})"
     )
-    found.append((rules.name_weight * name, words))
+    found.append((_graded(rules.name, name, rules.floor), words))
     if a.birthday is not None and b.birthday is not None:
         if a.birthday == b.birthday:
-            found.append((rules.birthday_weight, f"same birthday {a.birthday.isoformat()}"))
+            found.append((rules.birthday.agree, f"same birthday {a.birthday.isoformat()}"))
         else:
             days = f"{a.birthday.isoformat()}, {b.birthday.isoformat()}"
-            found.append((-rules.birthday_weight, f"different birthdays ({days})"))
+            found.append((rules.birthday.disagree, f"different birthdays ({days})"))
     if a.postcode and b.postcode:
         if a.postcode == b.postcode:
-            found.append((rules.postcode_weight, f"same postcode {a.postcode}"))
+            found.append((rules.postcode.agree, f"same postcode {a.postcode}"))
         else:
             both = f"{a.postcode}, {b.postcode}"
-            found.append((-rules.postcode_weight, f"different postcodes ({both})"))
+            found.append((rules.postcode.disagree, f"different postcodes ({both})"))
+    _exact(found, a.places, b.places, "place", rules.places)
     if a.street and b.street:
-        street = similar(a.street, b.street)
-        found.append((rules.street_weight * street, f"addresses {street:.2f} similar"))
+        if a.numbers == b.numbers:
+            street = similar(a.street, b.street)
+            words = f"addresses {street:.2f} similar"
+        else:
+            street, words = 0.0, "different house numbers"
+        found.append((_graded(rules.street, street, rules.street_floor), words))
     found.sort(key=lambda item: -item[0])
-    return tuple(words for _, words in found)
+    return found
+
+
+def reasons(a: Profile, b: Profile, rules: DuplicateRules, similar: Similarity) -> tuple[str, ...]:
+    """The words of `evidence`: each signal compared, the strongest evidence for first."""
+    return tuple(words for _, words in evidence(a, b, rules, similar))
 
 
 def _exact(
@@ -361,10 +484,10 @@ def _exact(
     mine: frozenset[str],
     theirs: frozenset[str],
     what: str,
-    weight: float,
+    weight: Weight,
 ) -> None:
     shared = mine & theirs
     if shared:
-        found.append((weight, f"same {what} {', '.join(sorted(shared))}"))
+        found.append((weight.agree, f"same {what} {', '.join(sorted(shared))}"))
     elif mine and theirs:
-        found.append((-weight, f"no {what} in common"))
+        found.append((weight.disagree, f"no {what} in common"))

@@ -2,10 +2,10 @@
 
 Comparing every customer with every other takes n(n-1)/2 comparisons: 5 billion for 100,000
 customers. Blocking compares only records that share something (see `BlockingKey`): an exact
-key (phone, email, code or external id, postcode with the first character of the name key), or
-a place near each other when sorted by name key or by the name key read backwards (the sorted
-neighbourhood method). `compare_all_pairs` compares every pair with the same scoring: the
-reference blocking is measured against.
+key (phone, email, code or external id, birthday, postcode with one of the first two
+characters of the name key), or a place near each other when sorted by name key or by the name
+key read backwards (the sorted neighbourhood method). `compare_all_pairs` compares every pair
+with the same scoring: the reference blocking is measured against.
 """
 
 # Full-width brackets in the examples are what the finder is about:
@@ -25,9 +25,11 @@ from crmkit.customers._dedupe import (
     DuplicateRules,
     Profile,
     contact_profiles_of,
+    least_bits,
+    probability,
     profiles_of,
     reasons,
-    score,
+    scorer,
     similarity,
 )
 from crmkit.customers._model import Customer
@@ -88,14 +90,17 @@ def compare_all_pairs(
     """
     rules = checked_rules(rules)
     profiles = profiles_of(_customers(customers), rules)
-    similar = similarity()
-    threshold = rules.threshold
+    bits, least, threshold = (
+        scorer(rules, similarity()),
+        least_bits(rules.threshold),
+        rules.threshold,
+    )
     found: list[tuple[int, int, float]] = []
     for i, a in enumerate(profiles):
         for j in range(i + 1, len(profiles)):
-            value = score(a, profiles[j], rules, similar)
-            if value >= threshold:
-                found.append((i, j, value))
+            value = bits(a, profiles[j])
+            if value is not None and value >= least and probability(value) >= threshold:
+                found.append((i, j, probability(value)))
     return as_customer_pairs(found, profiles, rules)
 
 
@@ -153,15 +158,18 @@ def pairs_of_profiles(
 
     Each as ``(i, j, score)`` with ``i < j`` indexes into `profiles`, each pair once.
     """
-    similar = similarity()
-    threshold = rules.threshold
+    bits, least, threshold = (
+        scorer(rules, similarity()),
+        least_bits(rules.threshold),
+        rules.threshold,
+    )
     found: list[tuple[int, int, float]] = []
     for i, others in _candidates(profiles, rules):
         a = profiles[i]
         for j in others:
-            value = score(a, profiles[j], rules, similar)
-            if value >= threshold:
-                found.append((i, j, value))
+            value = bits(a, profiles[j])
+            if value is not None and value >= least and probability(value) >= threshold:
+                found.append((i, j, probability(value)))
     return found
 
 
@@ -197,7 +205,7 @@ Blocks = dict[BlockingKey, dict[str, list[int]]]
 def _exact_blocks(profiles: Sequence[Profile], rules: DuplicateRules) -> Blocks:
     """Per exact blocking key: its values and the records holding each (when not too many)."""
     blocks: Blocks = {}
-    for key in (BlockingKey.PHONE, BlockingKey.EMAIL, BlockingKey.CODE, BlockingKey.POSTCODE):
+    for key in _EXACT:
         if key not in rules.blocking:
             continue
         holders: dict[str, list[int]] = defaultdict(list)
@@ -210,6 +218,15 @@ def _exact_blocks(profiles: Sequence[Profile], rules: DuplicateRules) -> Blocks:
     return blocks
 
 
+_EXACT = (
+    BlockingKey.PHONE,
+    BlockingKey.EMAIL,
+    BlockingKey.CODE,
+    BlockingKey.POSTCODE,
+    BlockingKey.BIRTHDAY,
+)
+
+
 def _values(profile: Profile, key: BlockingKey) -> Iterable[str]:
     if key is BlockingKey.PHONE:
         return profile.phones
@@ -217,8 +234,11 @@ def _values(profile: Profile, key: BlockingKey) -> Iterable[str]:
         return profile.emails
     if key is BlockingKey.CODE:
         return profile.codes
-    if profile.postcode:
-        return (f"{profile.group}|{profile.postcode}|{profile.key[:1]}",)
+    if key is BlockingKey.POSTCODE and profile.postcode:
+        # Each of the first two characters: one typo at the start leaves one of them shared.
+        return {f"{profile.group}|{profile.postcode}|{c}" for c in profile.key[:2]}
+    if key is BlockingKey.BIRTHDAY and profile.birthday is not None:
+        return (f"{profile.group}|{profile.birthday.isoformat()}",)
     return ()
 
 

@@ -153,7 +153,8 @@ def _company_rules(
     latin = frozenset(w for s in plain if not _CJK_CHAR.search(s) for w in s.split())
     names = sorted({_plain(r) for r in regions if r.strip()}, key=len, reverse=True)
     admin = "|".join(_ADMIN)
-    prefix = re.compile(f"^(?:{'|'.join(map(re.escape, names))})(?:{admin})?" if names else "^$^")
+    alternatives = "|".join(map(re.escape, names))
+    prefix = re.compile(f"^({alternatives})(?:{admin})?" if names else "^$^")
     everyone = frozenset(names) | frozenset(n + a for n in names for a in _ADMIN)
     return chinese, latin, prefix, everyone
 
@@ -181,12 +182,28 @@ def company_key(
         >>> company_key("Müller Maschinenbau GmbH & Co. KG")
         'müller maschinenbau'
     """
-    chinese, latin, prefix, region_names = _company_rules(tuple(suffixes), tuple(regions))
+    return company_parts(name, tuple(suffixes), tuple(regions))[0]
+
+
+def company_parts(
+    name: str, suffixes: tuple[str, ...], regions: tuple[str, ...]
+) -> tuple[str, frozenset[str]]:
+    """The `company_key` of `name`, and the regions its name names (without 市, 省, ...).
+
+    Examples:
+        >>> company_parts("广东省深圳市云杉科技有限公司", COMPANY_SUFFIXES, REGIONS)
+        ('云杉科技', frozenset({'广东', '深圳'}))
+    """
+    chinese, latin, prefix, region_names = _company_rules(suffixes, regions)
     folded = unicodedata.normalize("NFKC", name).casefold()
+    named: set[str] = set()
 
     def bracket(match: re.Match[str]) -> str:
         inside = _plain(match.group(1))
-        dropped = not inside or inside in region_names or inside in chinese or inside in latin
+        if inside in region_names:
+            named.add(place(inside))
+            return " "
+        dropped = not inside or inside in chinese or inside in latin
         return " " if dropped else f" {match.group(1)} "
 
     key = _plain(_BRACKETED.sub(bracket, folded))
@@ -205,8 +222,23 @@ def company_key(
     for _ in range(2):  # "广东省深圳市"
         found = prefix.match(key)
         if found and len(key) - found.end() >= _CHINESE_MIN_CORE:
+            named.add(found.group(1))
             key = key[found.end() :].lstrip()
-    return key or full
+    return key or full, frozenset(named)
+
+
+def place(name: str) -> str:
+    """A city's or region's name normalised, without its administrative word (市, 省, ...).
+
+    Examples:
+        >>> place("深圳市"), place("Hamburg"), place("新疆维吾尔自治区")
+        ('深圳', 'hamburg', '新疆')
+    """
+    plain = _plain(name)
+    for word in _ADMIN:
+        if plain.endswith(word) and len(plain) - len(word) >= _CHINESE_MIN_CORE:
+            return plain[: -len(word)]
+    return plain
 
 
 def person_key(name: str) -> str:
