@@ -29,6 +29,7 @@ import datetime as dt
 import enum
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from uuid import UUID
 
@@ -181,6 +182,10 @@ class DuplicateRules(Validated):
             phone number or postcode shared by hundreds of records (a switchboard, a business
             park) tells nothing; the sorted neighbourhoods still compare their neighbours.
         email_aliases: fold provider aliases (``+tag``, Gmail's dots) in email addresses.
+        name_frequency: weigh a name by how common it is among the records compared: the
+            evidence of two names alike loses a bit each time the number of records with
+            the more common of the two doubles (beyond 2). Two people called 王伟 are less
+            likely one person than two called 欧阳明远.
         suffixes: legal-form suffixes dropped from company names (`COMPANY_SUFFIXES`).
         regions: Chinese regions dropped from company names (`REGIONS`).
     """
@@ -200,9 +205,10 @@ class DuplicateRules(Validated):
     blocking: frozenset[BlockingKey] = attrs.field(
         default=frozenset(BlockingKey), converter=as_frozenset, metadata=check(_blocking)
     )
-    window: int = attrs.field(default=12, metadata=check(bounded_int(2, 1000)))
+    window: int = attrs.field(default=8, metadata=check(bounded_int(2, 1000)))
     max_block: int = attrs.field(default=200, metadata=check(bounded_int(2, 100_000)))
     email_aliases: bool = attrs.field(default=False, metadata=check(_bool))
+    name_frequency: bool = attrs.field(default=True, metadata=check(_bool))
     suffixes: tuple[str, ...] = attrs.field(
         default=COMPANY_SUFFIXES, converter=as_tuple, metadata=check(each(text(max_length=50)))
     )
@@ -251,7 +257,7 @@ class ContactPair:
     reasons: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class Profile:
     """What the finder compares of a customer or contact, normalised once.
 
@@ -268,6 +274,8 @@ class Profile:
         street: the normalised street and city, or ``""``.
         numbers: the numbers in the street (house numbers), in order.
         places: the places named: regions in a company's name, the address's city and region.
+        name_count: how many of the records compared have this name key (see
+            `DuplicateRules.name_frequency`); 1 until they are counted.
     """
 
     id: UUID
@@ -282,6 +290,7 @@ class Profile:
     street: str
     numbers: tuple[str, ...]
     places: frozenset[str]
+    name_count: int = 1
 
     @classmethod
     def of_customer(cls, customer: Customer, rules: DuplicateRules) -> Profile:
@@ -341,13 +350,36 @@ def _street(street: str, city: str) -> str:
 
 
 def profiles_of(customers: Iterable[Customer], rules: DuplicateRules) -> list[Profile]:
-    """The profile of each customer, in the order given."""
-    return [Profile.of_customer(c, rules) for c in customers]
+    """The profile of each customer, in the order given, their names counted."""
+    return counted([Profile.of_customer(c, rules) for c in customers], rules)
 
 
 def contact_profiles_of(customers: Iterable[Customer], rules: DuplicateRules) -> list[Profile]:
-    """The profile of each contact of each customer, in the order given."""
-    return [Profile.of_contact(k, c.id, rules) for c in customers for k in c.contacts]
+    """The profile of each contact of each customer, in the order given, their names counted."""
+    return counted(
+        [Profile.of_contact(k, c.id, rules) for c in customers for k in c.contacts], rules
+    )
+
+
+def counted(profiles: list[Profile], rules: DuplicateRules) -> list[Profile]:
+    """`profiles`, each with its `Profile.name_count` among them (if the rules count names)."""
+    if rules.name_frequency:
+        counts = Counter((p.group, p.key) for p in profiles)
+        for p in profiles:
+            p.name_count = counts[p.group, p.key]
+    return profiles
+
+
+def _name_bits(rules: DuplicateRules, a: Profile, b: Profile, similar: float) -> float:
+    found = _graded(rules.name, similar, rules.floor)
+    if found > 0:
+        found = max(0.0, found - _commonness(a, b))
+    return found
+
+
+def _commonness(a: Profile, b: Profile) -> float:
+    """How much less a name says for being common: 1 bit less each time its count doubles."""
+    return max(0.0, math.log2(max(a.name_count, b.name_count)) - 1)
 
 
 def similarity() -> Similarity:
@@ -397,14 +429,20 @@ def scorer(
     street_against = rules.street.disagree / street_floor
     phone, email, code = rules.phone, rules.email, rules.code.agree
     birthday, postcode, places = rules.birthday, rules.postcode, rules.places
+    log2 = math.log2
 
     def bits(a: Profile, b: Profile) -> float | None:
         if a is b or a.group != b.group:
             return None
         name = similar(a.key, b.key)
-        found = prior + (
-            name_for * (name - floor) if name >= floor else name_against * (floor - name)
-        )
+        if name >= floor:
+            found = name_for * (name - floor)
+            common = max(a.name_count, b.name_count)
+            if common > 2:  # noqa: PLR2004 (see _commonness)
+                found = max(0.0, found - log2(common) + 1)
+            found += prior
+        else:
+            found = prior + name_against * (floor - name)
         if a.phones and b.phones:
             found += phone.disagree if a.phones.isdisjoint(b.phones) else phone.agree
         if a.emails and b.emails:
@@ -449,7 +487,10 @@ def evidence(
         if a.key == b.key
         else f"names {name:.2f} similar after normalising ({a.key!r}, {b.key!r})"
     )
-    found.append((_graded(rules.name, name, rules.floor), words))
+    if _commonness(a, b) > 0:
+        common = max(a.name_count, b.name_count)
+        words += f", a common name ({common} records have {'it' if a.key == b.key else 'one'})"
+    found.append((_name_bits(rules, a, b, name), words))
     if a.birthday is not None and b.birthday is not None:
         if a.birthday == b.birthday:
             found.append((rules.birthday.agree, f"same birthday {a.birthday.isoformat()}"))

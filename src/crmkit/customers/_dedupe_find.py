@@ -66,8 +66,13 @@ def find_duplicates(
         >>> b = Customer(name="云杉科技（深圳）有限责任公司", owner_id="li",
         ...              contacts=[Contact(name="Li Ming", phones=[phone])])
         >>> [pair] = find_duplicates([a, b])
-        >>> pair.score, pair.reasons
-        (1.0, ("same name after normalising ('云杉科技')", 'same E.164 phone +8613800138000'))
+        >>> pair.score
+        0.9998
+        >>> for reason in pair.reasons:
+        ...     print(reason)
+        same E.164 phone +8613800138000
+        same name after normalising ('云杉科技')
+        same place 深圳
 
     Raises:
         ValidationError: `rules` is not a `DuplicateRules`, or an item is not a `Customer`.
@@ -122,7 +127,7 @@ def find_contact_duplicates(
         ...              contacts=[Contact(name="WEI Wang", emails=[mail])])
         >>> [pair] = find_contact_duplicates([a, b])
         >>> pair.reasons
-        ("same name after normalising ('wang wei')", 'same email wang.wei@example.cn')
+        ('same email wang.wei@example.cn', "same name after normalising ('wang wei')")
 
     Raises:
         ValidationError: as `find_duplicates`.

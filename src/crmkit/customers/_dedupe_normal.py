@@ -191,8 +191,9 @@ def company_parts(
     """The `company_key` of `name`, and the regions its name names (without 市, 省, ...).
 
     Examples:
-        >>> company_parts("广东省深圳市云杉科技有限公司", COMPANY_SUFFIXES, REGIONS)
-        ('云杉科技', frozenset({'广东', '深圳'}))
+        >>> key, places = company_parts("广东省深圳市云杉科技有限公司", COMPANY_SUFFIXES, REGIONS)
+        >>> key, sorted(places)
+        ('云杉科技', ['广东', '深圳'])
     """
     chinese, latin, prefix, region_names = _company_rules(suffixes, regions)
     folded = unicodedata.normalize("NFKC", name).casefold()

@@ -15,6 +15,7 @@ from crmkit.customers._dedupe import (
     DuplicatePair,
     DuplicateRules,
     Profile,
+    counted,
 )
 from crmkit.customers._dedupe_find import (
     as_contact_pairs,
@@ -53,13 +54,13 @@ def find_duplicate_customers(
         ...                                    contacts=[Contact(name="Li", phones=[phone])]))
         ...     [pair] = find_duplicate_customers(uow)
         >>> pair.reasons
-        ("same name after normalising ('acme trading')", 'same E.164 phone +8613800138000')
+        ('same E.164 phone +8613800138000', "same name after normalising ('acme trading')")
 
     Raises:
         ValidationError: `rules` is not a `DuplicateRules`, or `page_size` is out of range.
     """
     rules = checked_rules(rules)
-    profiles = [Profile.of_customer(c, rules) for c in _every(uow, page_size)]
+    profiles = counted([Profile.of_customer(c, rules) for c in _every(uow, page_size)], rules)
     return as_customer_pairs(pairs_of_profiles(profiles, rules), profiles, rules)
 
 
@@ -72,9 +73,10 @@ def find_duplicate_contacts(
         ValidationError: `rules` is not a `DuplicateRules`, or `page_size` is out of range.
     """
     rules = checked_rules(rules)
-    profiles = [
-        Profile.of_contact(k, c.id, rules) for c in _every(uow, page_size) for k in c.contacts
-    ]
+    profiles = counted(
+        [Profile.of_contact(k, c.id, rules) for c in _every(uow, page_size) for k in c.contacts],
+        rules,
+    )
     return as_contact_pairs(pairs_of_profiles(profiles, rules), profiles, rules)
 
 

@@ -25,6 +25,7 @@ import datetime as dt
 import random
 import uuid
 from collections.abc import Iterable
+from typing import Protocol
 from uuid import UUID
 
 import attrs
@@ -77,9 +78,14 @@ class Quality:
         )
 
 
-class _HasIds:
-    a_id: UUID
-    b_id: UUID
+class _HasIds(Protocol):
+    """A found pair: a `DuplicatePair` or a `ContactPair`."""
+
+    @property
+    def a_id(self) -> UUID: ...
+
+    @property
+    def b_id(self) -> UUID: ...
 
 
 def quality(
