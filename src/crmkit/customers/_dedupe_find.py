@@ -95,15 +95,13 @@ def compare_all_pairs(
     """
     rules = checked_rules(rules)
     profiles = profiles_of(_customers(customers), rules)
-    bits, least, threshold = (
-        scorer(rules, similarity()),
-        least_bits(rules.threshold),
-        rules.threshold,
-    )
+    against, threshold = scorer(rules, similarity()), rules.threshold
+    least = least_bits(threshold)
     found: list[tuple[int, int, float]] = []
     for i, a in enumerate(profiles):
+        bits = against(a)
         for j in range(i + 1, len(profiles)):
-            value = bits(a, profiles[j])
+            value = bits(profiles[j])
             if value is not None and value >= least and probability(value) >= threshold:
                 found.append((i, j, probability(value)))
     return as_customer_pairs(found, profiles, rules)
@@ -163,16 +161,13 @@ def pairs_of_profiles(
 
     Each as ``(i, j, score)`` with ``i < j`` indexes into `profiles`, each pair once.
     """
-    bits, least, threshold = (
-        scorer(rules, similarity()),
-        least_bits(rules.threshold),
-        rules.threshold,
-    )
+    against, threshold = scorer(rules, similarity()), rules.threshold
+    least = least_bits(threshold)
     found: list[tuple[int, int, float]] = []
     for i, others in _candidates(profiles, rules):
-        a = profiles[i]
+        bits = against(profiles[i])
         for j in others:
-            value = bits(a, profiles[j])
+            value = bits(profiles[j])
             if value is not None and value >= least and probability(value) >= threshold:
                 found.append((i, j, probability(value)))
     return found
@@ -191,36 +186,37 @@ def _candidates(
     blocks = _exact_blocks(profiles, rules)
     orders = _orders(profiles, rules)
     window = rules.window
-    for i, a in enumerate(profiles):
+    for i in range(len(profiles)):
         others: set[int] = set()
-        for members in _blocks_of(a, i, blocks):
-            others.update(j for j in members if j > i)
+        for members in blocks[i]:
+            if members[-1] > i:
+                others.update(j for j in members if j > i)
         for order, position in orders:
             at = position[i]
-            for j in order[max(0, at - window + 1) : at + window]:
-                if j > i:
-                    others.add(j)
+            others.update(order[at + 1 : at + window])
+            others.update(order[max(0, at - window + 1) : at])
+        others = {j for j in others if j > i}
         if others:
             yield i, sorted(others)
 
 
-Blocks = dict[BlockingKey, dict[str, list[int]]]
+def _exact_blocks(profiles: Sequence[Profile], rules: DuplicateRules) -> list[list[list[int]]]:
+    """Per record, the exact-key blocks it is in: each a list of record numbers, ascending.
 
-
-def _exact_blocks(profiles: Sequence[Profile], rules: DuplicateRules) -> Blocks:
-    """Per exact blocking key: its values and the records holding each (when not too many)."""
-    blocks: Blocks = {}
-    for key in _EXACT:
-        if key not in rules.blocking:
-            continue
-        holders: dict[str, list[int]] = defaultdict(list)
-        for i, p in enumerate(profiles):
+    Blocks of one record, and blocks of more than ``rules.max_block``, are left out.
+    """
+    holders: dict[tuple[BlockingKey, str], list[int]] = defaultdict(list)
+    keys = [key for key in _EXACT if key in rules.blocking]
+    for i, p in enumerate(profiles):
+        for key in keys:
             for value in _values(p, key):
-                holders[value].append(i)
-        blocks[key] = {
-            v: members for v, members in holders.items() if 1 < len(members) <= rules.max_block
-        }
-    return blocks
+                holders[key, value].append(i)
+    found: list[list[list[int]]] = [[] for _ in profiles]
+    for members in holders.values():
+        if 1 < len(members) <= rules.max_block:
+            for i in members:
+                found[i].append(members)
+    return found
 
 
 _EXACT = (
@@ -245,14 +241,6 @@ def _values(profile: Profile, key: BlockingKey) -> Iterable[str]:
     if key is BlockingKey.BIRTHDAY and profile.birthday is not None:
         return (f"{profile.group}|{profile.birthday.isoformat()}",)
     return ()
-
-
-def _blocks_of(profile: Profile, i: int, blocks: Blocks) -> Iterator[list[int]]:
-    for key, holders in blocks.items():
-        for value in _values(profile, key):
-            members = holders.get(value)
-            if members is not None and len(members) > 1 and members[-1] > i:
-                yield members
 
 
 def _orders(

@@ -136,7 +136,7 @@ _DOTS = re.compile(r"(?<=\w)[.·](?=\w|\s|$)")
 _CHINESE_MIN_CORE = 2  # a key keeps at least this many characters when a region is dropped
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """NFKC, case folded, punctuation as spaces, one space between words, none between CJK."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     words = " ".join(_NOT_WORD.sub(" ", _DOTS.sub("", folded)).split())
@@ -148,10 +148,10 @@ def _company_rules(
     suffixes: tuple[str, ...], regions: tuple[str, ...]
 ) -> tuple[tuple[str, ...], frozenset[str], re.Pattern[str], frozenset[str]]:
     """Chinese suffixes (longest first), Latin suffix words, the region prefix and region names."""
-    plain = [_plain(s) for s in suffixes]
-    chinese = tuple(sorted({s for s in plain if _CJK_CHAR.search(s)}, key=len, reverse=True))
-    latin = frozenset(w for s in plain if not _CJK_CHAR.search(s) for w in s.split())
-    names = sorted({_plain(r) for r in regions if r.strip()}, key=len, reverse=True)
+    written = [plain(s) for s in suffixes]
+    chinese = tuple(sorted({s for s in written if _CJK_CHAR.search(s)}, key=len, reverse=True))
+    latin = frozenset(w for s in written if not _CJK_CHAR.search(s) for w in s.split())
+    names = sorted({plain(r) for r in regions if r.strip()}, key=len, reverse=True)
     admin = "|".join(_ADMIN)
     alternatives = "|".join(map(re.escape, names))
     prefix = re.compile(f"^({alternatives})(?:{admin})?" if names else "^$^")
@@ -200,14 +200,14 @@ def company_parts(
     named: set[str] = set()
 
     def bracket(match: re.Match[str]) -> str:
-        inside = _plain(match.group(1))
+        inside = plain(match.group(1))
         if inside in region_names:
             named.add(place(inside))
             return " "
         dropped = not inside or inside in chinese or inside in latin
         return " " if dropped else f" {match.group(1)} "
 
-    key = _plain(_BRACKETED.sub(bracket, folded))
+    key = plain(_BRACKETED.sub(bracket, folded))
     full = key
     for _ in range(3):  # "集团有限公司" after "股份": a few rounds, never a loop without end
         before = key
@@ -228,6 +228,7 @@ def company_parts(
     return key or full, frozenset(named)
 
 
+@functools.lru_cache(maxsize=4096)
 def place(name: str) -> str:
     """A city's or region's name normalised, without its administrative word (市, 省, ...).
 
@@ -235,11 +236,11 @@ def place(name: str) -> str:
         >>> place("深圳市"), place("Hamburg"), place("新疆维吾尔自治区")
         ('深圳', 'hamburg', '新疆')
     """
-    plain = _plain(name)
+    written = plain(name)
     for word in _ADMIN:
-        if plain.endswith(word) and len(plain) - len(word) >= _CHINESE_MIN_CORE:
-            return plain[: -len(word)]
-    return plain
+        if written.endswith(word) and len(written) - len(word) >= _CHINESE_MIN_CORE:
+            return written[: -len(word)]
+    return written
 
 
 def person_key(name: str) -> str:
@@ -255,7 +256,7 @@ def person_key(name: str) -> str:
         >>> person_key("王 伟先生")
         '王伟'
     """
-    key = _plain(name)
+    key = plain(name)
     words = [w for w in key.split(" ") if w not in _TITLES]
     if len(words) == 1 and _CJK_CHAR.search(words[0]):
         word = words[0]
