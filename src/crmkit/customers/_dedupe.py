@@ -15,8 +15,11 @@ adds evidence for or against their being one (the Fellegi-Sunter model of record
 - phones, emails and places (the regions in a Chinese company's name, the city and region of
   the address) agree when the two share one, and disagree when both have some but share none;
   birthdays and postcodes agree when equal; streets with different house numbers disagree;
-  a shared code or external id only agrees
-  (two records of one customer entered twice have two codes anyway);
+  a shared code or external id only agrees (two records of one customer entered twice have
+  two codes anyway);
+- a common name says less: the evidence of two names alike loses a bit each time the number of
+  records compared that have the more common name doubles, beyond two
+  (`DuplicateRules.name_frequency`);
 - the evidence starts at `DuplicateRules.prior` (the odds that two records picked at random
   are one: low), and the score is the probability the total stands for::
 
@@ -263,7 +266,7 @@ class Profile:
 
     Attributes:
         id: the record's id.
-        owner_id: the id of the customer a contact belongs to (the customer's own for one).
+        customer_id: the customer a contact belongs to (for a customer, its own id).
         group: records of different groups are never paired (company, person, contact).
         key: the name key (`company_key` or `person_key`).
         phones: E.164 phone numbers.
@@ -279,7 +282,7 @@ class Profile:
     """
 
     id: UUID
-    owner_id: UUID
+    customer_id: UUID
     group: str
     key: str
     phones: frozenset[str]
@@ -305,7 +308,7 @@ class Profile:
         codes = (customer.code, customer.external_id)
         return cls(
             id=customer.id,
-            owner_id=customer.id,
+            customer_id=customer.id,
             group=customer.kind.value,
             key=key,
             phones=frozenset(p.e164 for c in customer.contacts for p in c.phones),
@@ -327,7 +330,7 @@ class Profile:
         """The profile of `contact`, one of the customer `customer_id`'s contacts."""
         return cls(
             id=contact.id,
-            owner_id=customer_id,
+            customer_id=customer_id,
             group="contact",
             key=person_key(contact.name),
             phones=frozenset(p.e164 for p in contact.phones),

@@ -95,16 +95,8 @@ def compare_all_pairs(
     """
     rules = checked_rules(rules)
     profiles = profiles_of(_customers(customers), rules)
-    against, threshold = scorer(rules, similarity()), rules.threshold
-    least = least_bits(threshold)
-    found: list[tuple[int, int, float]] = []
-    for i, a in enumerate(profiles):
-        bits = against(a)
-        for j in range(i + 1, len(profiles)):
-            value = bits(profiles[j])
-            if value is not None and value >= least and probability(value) >= threshold:
-                found.append((i, j, probability(value)))
-    return as_customer_pairs(found, profiles, rules)
+    every = ((i, range(i + 1, len(profiles))) for i in range(len(profiles)))
+    return as_customer_pairs(_scored(every, profiles, rules), profiles, rules)
 
 
 def find_contact_duplicates(
@@ -144,8 +136,8 @@ def as_contact_pairs(
         ContactPair(
             a_id=a.id,
             b_id=b.id,
-            a_customer_id=a.owner_id,
-            b_customer_id=b.owner_id,
+            a_customer_id=a.customer_id,
+            b_customer_id=b.customer_id,
             score=value,
             reasons=reasons(a, b, rules, similar),
         )
@@ -161,10 +153,19 @@ def pairs_of_profiles(
 
     Each as ``(i, j, score)`` with ``i < j`` indexes into `profiles`, each pair once.
     """
+    return _scored(_candidates(profiles, rules), profiles, rules)
+
+
+def _scored(
+    candidates: Iterable[tuple[int, Iterable[int]]],
+    profiles: Sequence[Profile],
+    rules: DuplicateRules,
+) -> list[tuple[int, int, float]]:
+    """The `candidates` (each record with the ones after it to compare) that reach the threshold."""
     against, threshold = scorer(rules, similarity()), rules.threshold
     least = least_bits(threshold)
     found: list[tuple[int, int, float]] = []
-    for i, others in _candidates(profiles, rules):
+    for i, others in candidates:
         bits = against(profiles[i])
         for j in others:
             value = bits(profiles[j])
