@@ -31,6 +31,8 @@ from crmkit.storage._credit import (
     MemoryInvoices,
     MemoryLedgerEntries,
 )
+from crmkit.storage._credit_merge import CreditAccountMerge
+from crmkit.storage._customer_merge import CustomerMerge
 from crmkit.storage._customers import (
     CUSTOMERS,
     INTERACTIONS,
@@ -39,6 +41,7 @@ from crmkit.storage._customers import (
     MemoryCustomers,
     MemoryInteractions,
 )
+from crmkit.storage._merge import Repoint
 from crmkit.storage._pipeline import (
     ASSIGNMENT_BOOKS,
     LEADS,
@@ -94,18 +97,21 @@ register(
     memory=MemoryCustomers,
     sql="crmkit.storage.sql._customers:SqlCustomers",
     sql_tables="crmkit.storage.sql._customer_tables:customer_tables",
+    merge=CustomerMerge(),
 )
 register(
     INTERACTIONS,
     attribute="interactions",
     memory=MemoryInteractions,
     sql="crmkit.storage.sql._customers:SqlInteractions",
+    merge=Repoint("customer_id"),
 )
 register(
     LEADS,
     attribute="leads",
     memory=MemoryLeads,
     sql="crmkit.storage.sql._pipeline:SqlLeads",
+    merge=Repoint("customer_id"),
 )
 register(ASSIGNMENT_BOOKS, attribute="assignment_books")
 register(
@@ -114,12 +120,14 @@ register(
     memory=MemoryOpportunities,
     sql="crmkit.storage.sql._pipeline:SqlOpportunities",
     sql_tables="crmkit.storage.sql._pipeline_tables:opportunity_tables",
+    merge=Repoint("customer_id"),
 )
 register(
     CREDIT_ACCOUNTS,
     attribute="credit_accounts",
     memory=MemoryCreditAccounts,
     sql="crmkit.storage.sql._credit:SqlCreditAccounts",
+    merge=CreditAccountMerge(),
 )
 register(ORDERS, attribute="orders")
 register(

@@ -34,11 +34,20 @@ from crmkit.customers._dedupe_services import find_duplicate_contacts, find_dupl
 from crmkit.customers._events import (
     CustomerRegistered,
     CustomerRemoved,
+    CustomersMerged,
     CustomerUpdated,
     InteractionLogged,
     OwnerChanged,
 )
 from crmkit.customers._interactions import Interaction, InteractionKind
+from crmkit.customers._merge import (
+    ConflictRule,
+    MergePlan,
+    MergePolicy,
+    MergeResult,
+    merge_customers,
+    plan_merge,
+)
 from crmkit.customers._model import (
     DEFAULT_TIERS,
     Address,
@@ -73,6 +82,7 @@ __all__ = [
     "BlockingKey",
     "BuyingRole",
     "Channel",
+    "ConflictRule",
     "Contact",
     "ContactPair",
     "CustomField",
@@ -83,6 +93,7 @@ __all__ = [
     "CustomerRegistered",
     "CustomerRemoved",
     "CustomerUpdated",
+    "CustomersMerged",
     "DoNotContact",
     "DuplicatePair",
     "DuplicateRules",
@@ -91,6 +102,9 @@ __all__ = [
     "InteractionKind",
     "InteractionLogged",
     "LifecycleStage",
+    "MergePlan",
+    "MergePolicy",
+    "MergeResult",
     "OwnerChanged",
     "QuietHours",
     "Tier",
@@ -104,7 +118,9 @@ __all__ = [
     "find_duplicate_customers",
     "find_duplicates",
     "log_interaction",
+    "merge_customers",
     "person_key",
+    "plan_merge",
     "register_customer",
     "register_customers",
     "remove_customer",
