@@ -140,3 +140,26 @@ def test_the_finder_sees_only_its_tenant_and_refuses_a_bad_page_size(
             find_duplicate_customers(uow, page_size=0)
     with crm.unit_of_work(actor="li", read_only=True, tenant="empty") as uow:
         assert find_duplicate_customers(uow) == []
+
+
+def test_addresses_and_external_ids_count_in_the_store(crm: crmkit.CRM) -> None:
+    customers = a_handful()
+    with crm.unit_of_work(actor="li") as uow:
+        register_customers(uow, customers)
+    with crm.unit_of_work(actor="li", read_only=True) as uow:
+        pairs = find_duplicate_customers(uow)
+    yunshan, wang = {customers[0].id, customers[1].id}, {customers[2].id, customers[3].id}
+    by_ids = {frozenset((p.a_id, p.b_id)): p.reasons for p in pairs}
+    assert set(by_ids[frozenset(yunshan)]) == {
+        "same E.164 phone +8613800138000",
+        "same name after normalising ('云杉科技')",
+        "same postcode 518057",
+        "addresses 1.00 similar",
+        "same place 深圳",
+    }
+    assert by_ids[frozenset(wang)] == (
+        "same code or external id w-1",
+        "same email wang.wei@example.cn",
+        "same name after normalising ('wang wei')",
+        "same birthday 1980-05-04",
+    )
