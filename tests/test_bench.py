@@ -80,14 +80,19 @@ def test_a_hand_sql_answer_that_differs_is_caught(
         funnel_bench.run(50, tmp_path, 1, 50)
 
 
-@pytest.fixture(scope="module")
-def dedupe_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_dedupe", ROOT / "bench" / "dedupe.py")
+def load_bench(name: str) -> ModuleType:
+    """The module ``bench/<name>.py``, loaded as a test loads it."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def dedupe_bench() -> ModuleType:
+    return load_bench("dedupe")
 
 
 def test_the_dedupe_bench_compares_blocking_with_all_pairs(dedupe_bench: ModuleType) -> None:
