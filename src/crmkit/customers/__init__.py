@@ -10,6 +10,27 @@ Examples:
 """
 
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType
+from crmkit.customers._dedupe import (
+    BlockingKey,
+    ContactPair,
+    DuplicatePair,
+    DuplicateRules,
+    Weight,
+)
+from crmkit.customers._dedupe_find import (
+    compare_all_pairs,
+    find_contact_duplicates,
+    find_duplicates,
+)
+from crmkit.customers._dedupe_normal import (
+    ALIAS_PROVIDERS,
+    COMPANY_SUFFIXES,
+    REGIONS,
+    company_key,
+    email_key,
+    person_key,
+)
+from crmkit.customers._dedupe_services import find_duplicate_contacts, find_duplicate_customers
 from crmkit.customers._events import (
     CustomerRegistered,
     CustomerRemoved,
@@ -59,13 +80,18 @@ from crmkit.customers._services import (
 )
 
 __all__ = [
+    "ALIAS_PROVIDERS",
+    "COMPANY_SUFFIXES",
     "DEFAULT_TIERS",
+    "REGIONS",
     "Address",
     "Anniversary",
+    "BlockingKey",
     "BuyingRole",
     "Channel",
     "ConflictRule",
     "Contact",
+    "ContactPair",
     "ContactPermission",
     "CustomField",
     "CustomFieldSchema",
@@ -77,6 +103,8 @@ __all__ = [
     "CustomerUpdated",
     "CustomersMerged",
     "DoNotContact",
+    "DuplicatePair",
+    "DuplicateRules",
     "FieldType",
     "Interaction",
     "InteractionKind",
@@ -90,11 +118,20 @@ __all__ = [
     "Refusal",
     "RefusalKind",
     "Tier",
+    "Weight",
     "change_owner",
     "check_contact",
+    "company_key",
+    "compare_all_pairs",
+    "email_key",
+    "find_contact_duplicates",
+    "find_duplicate_contacts",
+    "find_duplicate_customers",
+    "find_duplicates",
     "log_interaction",
     "may_contact",
     "merge_customers",
+    "person_key",
     "plan_merge",
     "register_customer",
     "register_customers",
