@@ -10,6 +10,27 @@ Examples:
 """
 
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType
+from crmkit.customers._dedupe import (
+    BlockingKey,
+    ContactPair,
+    DuplicatePair,
+    DuplicateRules,
+    Weight,
+)
+from crmkit.customers._dedupe_find import (
+    compare_all_pairs,
+    find_contact_duplicates,
+    find_duplicates,
+)
+from crmkit.customers._dedupe_normal import (
+    ALIAS_PROVIDERS,
+    COMPANY_SUFFIXES,
+    REGIONS,
+    company_key,
+    email_key,
+    person_key,
+)
+from crmkit.customers._dedupe_services import find_duplicate_contacts, find_duplicate_customers
 from crmkit.customers._events import (
     CustomerRegistered,
     CustomerRemoved,
@@ -68,14 +89,19 @@ from crmkit.customers._services import (
 )
 
 __all__ = [
+    "ALIAS_PROVIDERS",
+    "COMPANY_SUFFIXES",
     "DEFAULT_TIERS",
+    "REGIONS",
     "Address",
     "Anniversary",
+    "BlockingKey",
     "BuyingRole",
     "Channel",
     "ColumnMapping",
     "ConflictRule",
     "Contact",
+    "ContactPair",
     "ContactPermission",
     "CustomField",
     "CustomFieldSchema",
@@ -87,6 +113,8 @@ __all__ = [
     "CustomerUpdated",
     "CustomersMerged",
     "DoNotContact",
+    "DuplicatePair",
+    "DuplicateRules",
     "FieldType",
     "FileFormat",
     "ImportReport",
@@ -103,15 +131,24 @@ __all__ = [
     "RefusalKind",
     "RowError",
     "Tier",
+    "Weight",
     "change_owner",
     "check_contact",
+    "company_key",
+    "compare_all_pairs",
+    "email_key",
     "export_contacts",
     "export_customers",
+    "find_contact_duplicates",
+    "find_duplicate_contacts",
+    "find_duplicate_customers",
+    "find_duplicates",
     "import_contacts",
     "import_customers",
     "log_interaction",
     "may_contact",
     "merge_customers",
+    "person_key",
     "plan_merge",
     "register_customer",
     "register_customers",
