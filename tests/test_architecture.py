@@ -36,6 +36,7 @@ WIRING_AND_APPS = {
     "crmkit.demo",
     "crmkit._demo_sales",
     "crmkit._demo_credit",
+    "crmkit._demo_care",
     "crmkit.__main__",
     "crmkit.testing",
     "crmkit.views",  # read-only views gathering several capabilities (the Customer 360)

@@ -84,15 +84,27 @@ def test_crmkit_demo_fills_an_sqlite_file_and_says_what_it_did(
         "kept as credit",
         "invoices are overdue (InvoiceOverdue recorded)",
         "Receivables ageing on",
+        "customers: 3 rows read: 2 added, 0 updated, 0 unchanged, 1 failed",
+        "refused row 4, birthday: '2026-02-30' is not an ISO 8601 date",
+        "contacts: 1 rows read: 1 added",
+        "The duplicate finder: 1 candidate pairs",
+        "same E.164 phone +86",
+        "Dry run: merging '华创电子股份（成都）有限责任公司' into '成都华创电子股份有限公司'",
+        "name: keep '成都华创电子股份有限公司', drop '华创电子股份（成都）有限责任公司' (survivor)",
+        "merged: CustomersMerged recorded (1 records moved)",
+        "Customer 360 after the merge: 成都华创电子股份有限公司 (C-000001)",
+        "external id TS-001",
     ):
         assert section in out
     with sqlite3.connect(path) as db:
         # The 20 generated, and 12 new ones from the sales week's 14 conversions (two leads
         # were people two customers already had).
-        assert db.execute("SELECT count(*) FROM crmkit_customers").fetchone() == (32,)
+        # One more imported from the trade-show file (the other merged into its twin).
+        assert db.execute("SELECT count(*) FROM crmkit_customers").fetchone() == (33,)
         # Each of the 40 generated contacts has a phone number and an email address, indexed;
         # each of the 12 converted ones a phone number.
-        assert db.execute("SELECT count(*) FROM crmkit_contact_keys").fetchone() == (92,)
+        # And the imported contact's phone number.
+        assert db.execute("SELECT count(*) FROM crmkit_contact_keys").fetchone() == (93,)
         assert db.execute("SELECT count(*) FROM crmkit_leads").fetchone() == (24,)
         assert db.execute("SELECT count(*) FROM crmkit_opportunities").fetchone() == (14,)
 

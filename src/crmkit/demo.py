@@ -15,6 +15,7 @@ import pendulum
 
 import crmkit
 from crmkit._contact_points import EmailAddress, PhoneNumber
+from crmkit._demo_care import run_care_desk
 from crmkit._demo_credit import run_credit_desk
 from crmkit._demo_sales import run_sales_week
 from crmkit.customers import (
@@ -219,6 +220,7 @@ def run_demo(
         _show_refusals(crm, out)
         run_sales_week(crm, clock, made, out)
         run_credit_desk(crm, clock, made, out)
+        run_care_desk(crm, made, out)
     finally:
         crm.close()
 
