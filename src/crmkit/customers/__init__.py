@@ -9,6 +9,25 @@ Examples:
     <LifecycleStage.LEAD: 'lead'>
 """
 
+from crmkit.customers._care_events import (
+    ComplaintOpened,
+    ComplaintReassigned,
+    ComplaintRejected,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintStarted,
+    LifecycleChanged,
+    OwnershipTransferred,
+)
+from crmkit.customers._complaint_services import (
+    open_complaint,
+    reassign_complaint,
+    reject_complaint,
+    reopen_complaint,
+    resolve_complaint,
+    start_complaint,
+)
+from crmkit.customers._complaints import CauseCount, Complaint, ComplaintKind, ComplaintStatus
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType
 from crmkit.customers._events import (
     CustomerRegistered,
@@ -18,6 +37,17 @@ from crmkit.customers._events import (
     OwnerChanged,
 )
 from crmkit.customers._interactions import Interaction, InteractionKind
+from crmkit.customers._lifecycle import (
+    MOVES,
+    POLICY_ACTOR,
+    LifecycleChange,
+    LifecycleDecision,
+    LifecycleMove,
+    LifecyclePolicy,
+    PurchaseSummary,
+    check_move,
+)
+from crmkit.customers._lifecycle_services import apply_lifecycle_policy, move_lifecycle
 from crmkit.customers._model import (
     DEFAULT_TIERS,
     Address,
@@ -33,6 +63,14 @@ from crmkit.customers._model import (
     QuietHours,
     Tier,
 )
+from crmkit.customers._ownership import (
+    ByRegion,
+    EvenSplit,
+    OwnershipTransfer,
+    ToOne,
+    TransferRule,
+)
+from crmkit.customers._ownership_services import transfer_ownership
 from crmkit.customers._services import (
     change_owner,
     log_interaction,
@@ -44,10 +82,23 @@ from crmkit.customers._services import (
 
 __all__ = [
     "DEFAULT_TIERS",
+    "MOVES",
+    "POLICY_ACTOR",
     "Address",
     "Anniversary",
     "BuyingRole",
+    "ByRegion",
+    "CauseCount",
     "Channel",
+    "Complaint",
+    "ComplaintKind",
+    "ComplaintOpened",
+    "ComplaintReassigned",
+    "ComplaintRejected",
+    "ComplaintReopened",
+    "ComplaintResolved",
+    "ComplaintStarted",
+    "ComplaintStatus",
     "Contact",
     "CustomField",
     "CustomFieldSchema",
@@ -58,18 +109,39 @@ __all__ = [
     "CustomerRemoved",
     "CustomerUpdated",
     "DoNotContact",
+    "EvenSplit",
     "FieldType",
     "Interaction",
     "InteractionKind",
     "InteractionLogged",
+    "LifecycleChange",
+    "LifecycleChanged",
+    "LifecycleDecision",
+    "LifecycleMove",
+    "LifecyclePolicy",
     "LifecycleStage",
     "OwnerChanged",
+    "OwnershipTransfer",
+    "OwnershipTransferred",
+    "PurchaseSummary",
     "QuietHours",
     "Tier",
+    "ToOne",
+    "TransferRule",
+    "apply_lifecycle_policy",
     "change_owner",
+    "check_move",
     "log_interaction",
+    "move_lifecycle",
+    "open_complaint",
+    "reassign_complaint",
     "register_customer",
     "register_customers",
+    "reject_complaint",
     "remove_customer",
+    "reopen_complaint",
+    "resolve_complaint",
+    "start_complaint",
+    "transfer_ownership",
     "update_customer",
 ]
