@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ import crmkit
 from crmkit import Money
 from crmkit.credit import cancel_order, open_account, place_order
 from crmkit.customers import (
+    MOVES,
     Address,
     ByRegion,
     CauseCount,
@@ -272,6 +274,30 @@ def test_a_move_by_hand_is_checked_kept_and_announced(backend: Backend) -> None:
         (change,) = uow.lifecycle_changes.for_customer(acme.id)
     assert (change.previous, change.stage, change.by, change.at) == (S.LEAD, S.PROSPECT, "boss", T0)
     assert [(e.customer_id, e.stage, e.by) for e in seen] == [(acme.id, S.PROSPECT, "boss")]
+
+
+@settings(max_examples=8, deadline=None)
+@given(wanted=st.lists(st.sampled_from(list(LifecycleStage)), max_size=8))
+def test_any_moves_by_hand_leave_a_history_that_chains_to_the_stage(
+    backend: Backend, wanted: list[LifecycleStage]
+) -> None:
+    crm = backend.fresh()
+    acme = a_customer(crm)
+    model = S.LEAD
+    for stage in wanted:
+        work = partial(move_lifecycle, customer_id=acme.id, stage=stage, reason="by hand")
+        if stage in MOVES[model]:
+            run(crm, work)
+            model = stage
+        else:
+            with pytest.raises(ValidationError, match=f"from {model} to {stage}"):
+                run(crm, work)
+    with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
+        history = uow.lifecycle_changes.for_customer(acme.id)
+        assert uow.customers.get(acme.id).lifecycle is model
+    chain = [S.LEAD, *(c.stage for c in history)]
+    assert [c.previous for c in history] == chain[:-1]
+    assert chain[-1] is model
 
 
 def test_the_policy_walks_a_customer_through_its_life_and_keeps_every_move(

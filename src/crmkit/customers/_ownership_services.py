@@ -110,7 +110,7 @@ def transfer_ownership(
 
     Raises:
         ValidationError: an argument is bad, the rule names `from_owner`, cannot place a
-            customer or a lead, or an open opportunity is in a pipeline not given; nothing is
+            customer or a lead, or an opportunity of theirs is in a pipeline not given; nothing is
             written.
         ConcurrencyError: another unit of work changed a record first (run it again).
     """
@@ -163,14 +163,15 @@ class _Book:
         ]
         lead_owners = rule.place_keys([(lead.id, lead.territory) for lead in leads])
         deals: list[Opportunity] = []
-        for deal in _all(uow.opportunities.by_owner, from_owner):
+        for seen in _all(uow.opportunities.by_owner, from_owner):
+            deal = uow.opportunities.lock(seen.id)
             pipeline = pipelines.get(deal.pipeline)
             if pipeline is None:
                 raise ValidationError.of(
                     "pipelines", f"has no pipeline {deal.pipeline!r} (of opportunity {deal.id})"
                 )
-            if not pipeline.stage(deal.stage).terminal:
-                deals.append(uow.opportunities.lock(deal.id))
+            if deal.owner_id == from_owner and not pipeline.stage(deal.stage).terminal:
+                deals.append(deal)
         complaints = [
             c
             for c in (uow.complaints.lock(x.id) for x in uow.complaints.by_assignee(from_owner))
@@ -179,7 +180,8 @@ class _Book:
         owner_of = dict(placed)
         others = {d.customer_id for d in deals} | {c.customer_id for c in complaints}
         others -= owner_of.keys()
-        owner_of.update((c.id, c.owner_id) for c in uow.customers.get_many(others))
+        # Locked, as the rest: a plain read may be older on MariaDB (its snapshot).
+        owner_of.update((k, uow.customers.lock(k).owner_id) for k in sorted(others))
         return cls(from_owner, customers, placed, leads, lead_owners, deals, complaints, owner_of)
 
     def hand_over(self, uow: UnitOfWork, rule: TransferRule, reason: str) -> OwnershipTransfer:
