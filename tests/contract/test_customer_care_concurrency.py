@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pendulum
@@ -40,24 +41,25 @@ T0 = pendulum.parse(NOW).in_timezone("UTC")  # type: ignore[union-attr]
 
 
 def _at_once(backend: Backend, work: Callable[[crmkit.CRM, int], None]) -> list[BaseException]:
-    """Run `work(crm, n)` on `WORKERS` threads, each with a CRM of its own; their failures."""
-    failures: list[BaseException] = []
-    start = threading.Barrier(WORKERS)
+    """Run `work(crm, n)` for `WORKERS` workers at once, each with a CRM of its own.
 
-    def worker(n: int) -> None:
-        crm = backend.crm()
+    Returns:
+        What the workers raised, if anything.
+    """
+    crms = [backend.crm() for _ in range(WORKERS)]
+    ready = threading.Barrier(WORKERS)
+
+    def one(n: int) -> BaseException | None:
+        ready.wait(timeout=30)
         try:
-            start.wait(timeout=30)
-            work(crm, n)
-        except BaseException as e:  # reported to the caller
-            failures.append(e)
+            work(crms[n], n)
+        except Exception as e:
+            return e
+        return None
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return failures
+    with ThreadPoolExecutor(WORKERS) as pool:
+        outcomes = list(pool.map(one, range(WORKERS), timeout=120))
+    return [e for e in outcomes if e is not None]
 
 
 def _run(crm: crmkit.CRM, work: Callable[[UnitOfWork], Any], actor: str) -> Any:

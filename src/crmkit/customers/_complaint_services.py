@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from crmkit._validation import shown, text
+from crmkit.customers._arguments import an_id
 from crmkit.customers._care_events import (
     ComplaintOpened,
     ComplaintReassigned,
@@ -20,7 +21,6 @@ from crmkit.customers._care_events import (
     ComplaintStarted,
 )
 from crmkit.customers._complaints import Complaint
-from crmkit.customers._model import _uuid
 from crmkit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -36,14 +36,6 @@ __all__ = [
 ]
 
 _reason = text(max_length=500)
-
-
-def _an_id(value: object, name: str) -> UUID:
-    problem = _uuid(value)
-    if problem is not None:
-        raise ValidationError.of(name, problem)
-    assert isinstance(value, UUID)  # noqa: S101 (checked above)
-    return value
 
 
 def _fields(c: Complaint) -> dict[str, object]:
@@ -95,7 +87,7 @@ def start_complaint(
         ValidationError: it is not open, or `assignee_id` is not a user id.
         ConcurrencyError: someone changed it at the same moment (run it again).
     """
-    complaint = uow.complaints.lock(_an_id(complaint_id, "complaint_id"))
+    complaint = uow.complaints.lock(an_id(complaint_id, "complaint_id"))
     complaint.start(assignee_id)
     uow.complaints.update(complaint)
     uow.record(ComplaintStarted, **_fields(complaint), assignee_id=complaint.assignee_id)
@@ -112,11 +104,7 @@ def resolve_complaint(uow: UnitOfWork, complaint_id: UUID, *, resolution: str) -
         ValidationError: it is closed already, or `resolution` is blank or too long.
         ConcurrencyError: someone changed it at the same moment (run it again).
     """
-    complaint = uow.complaints.lock(_an_id(complaint_id, "complaint_id"))
-    complaint.resolve(resolution, at=uow.now())
-    uow.complaints.update(complaint)
-    uow.record(ComplaintResolved, **_fields(complaint), resolution=resolution)
-    return complaint
+    return _close(uow, complaint_id, resolution, resolved=True)
 
 
 def reject_complaint(uow: UnitOfWork, complaint_id: UUID, *, resolution: str) -> Complaint:
@@ -127,10 +115,16 @@ def reject_complaint(uow: UnitOfWork, complaint_id: UUID, *, resolution: str) ->
         ValidationError: it is closed already, or `resolution` is blank or too long.
         ConcurrencyError: someone changed it at the same moment (run it again).
     """
-    complaint = uow.complaints.lock(_an_id(complaint_id, "complaint_id"))
-    complaint.reject(resolution, at=uow.now())
+    return _close(uow, complaint_id, resolution, resolved=False)
+
+
+def _close(uow: UnitOfWork, complaint_id: UUID, resolution: str, *, resolved: bool) -> Complaint:
+    complaint = uow.complaints.lock(an_id(complaint_id, "complaint_id"))
+    close = complaint.resolve if resolved else complaint.reject
+    close(resolution, at=uow.now())
     uow.complaints.update(complaint)
-    uow.record(ComplaintRejected, **_fields(complaint), resolution=resolution)
+    event = ComplaintResolved if resolved else ComplaintRejected
+    uow.record(event, **_fields(complaint), resolution=resolution)
     return complaint
 
 
@@ -142,7 +136,7 @@ def reopen_complaint(uow: UnitOfWork, complaint_id: UUID, *, reason: str) -> Com
         ValidationError: it is not closed, or `reason` is blank or too long.
         ConcurrencyError: someone changed it at the same moment (run it again).
     """
-    key = _an_id(complaint_id, "complaint_id")
+    key = an_id(complaint_id, "complaint_id")
     problem = _reason(reason)
     if problem is not None:
         raise ValidationError.of("reason", problem)
@@ -163,7 +157,7 @@ def reassign_complaint(uow: UnitOfWork, complaint_id: UUID, assignee_id: str | N
         ValidationError: it is closed, or `assignee_id` is not a user id.
         ConcurrencyError: someone changed it at the same moment (run it again).
     """
-    complaint = uow.complaints.lock(_an_id(complaint_id, "complaint_id"))
+    complaint = uow.complaints.lock(an_id(complaint_id, "complaint_id"))
     previous = complaint.assignee_id
     if previous == assignee_id:
         return complaint

@@ -16,6 +16,7 @@ import pendulum
 
 from crmkit._clock import to_utc
 from crmkit._validation import shown, text
+from crmkit.customers._arguments import an_id
 from crmkit.customers._care_events import LifecycleChanged
 from crmkit.customers._lifecycle import (
     POLICY_ACTOR,
@@ -24,7 +25,7 @@ from crmkit.customers._lifecycle import (
     PurchaseSummary,
     check_move,
 )
-from crmkit.customers._model import Customer, LifecycleStage, _uuid
+from crmkit.customers._model import Customer, LifecycleStage
 from crmkit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -34,14 +35,6 @@ __all__ = ["apply_lifecycle_policy", "move_lifecycle"]
 
 _reason = text(max_length=500)
 _BATCH = 500
-
-
-def _an_id(value: object, name: str) -> UUID:
-    problem = _uuid(value)
-    if problem is not None:
-        raise ValidationError.of(name, problem)
-    assert isinstance(value, UUID)  # noqa: S101 (checked above)
-    return value
 
 
 def _move(
@@ -106,7 +99,7 @@ def move_lifecycle(
         ValidationError: `reason` is blank or too long, `stage` is not a `LifecycleStage`, or
             the move is not allowed (the message names both stages); nothing is written.
     """
-    key = _an_id(customer_id, "customer_id")
+    key = an_id(customer_id, "customer_id")
     if not isinstance(stage, LifecycleStage):
         raise ValidationError.of("stage", f"must be a LifecycleStage, not {shown(stage)}")
     problem = _reason(reason)
@@ -132,7 +125,7 @@ def _customer_ids(values: object) -> list[UUID] | None:
         raise ValidationError.of(
             "customer_ids", f"must be an iterable of UUIDs, not {shown(values)}"
         )
-    found = [_an_id(v, f"customer_ids[{i}]") for i, v in enumerate(values)]
+    found = [an_id(v, f"customer_ids[{i}]") for i, v in enumerate(values)]
     return list(dict.fromkeys(found))
 
 

@@ -28,6 +28,7 @@ from crmkit.storage._aggregates import Aggregate, Parent
 from crmkit.storage._arguments import a_key, a_limit, an_id, an_instant, ids
 from crmkit.storage._credit import CREDIT_ACCOUNTS, ORDERS
 from crmkit.storage._pipeline import a_moment
+from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryRecords
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "MemoryComplaints",
     "MemoryLifecycleChanges",
     "a_period",
+    "ranked",
     "top_causes",
 ]
 
@@ -253,8 +255,12 @@ OWNERSHIP_TRANSFERS: Aggregate[OwnershipTransfer] = Aggregate(
 """The records of ownership transfers; never changed."""
 
 
-def a_period(start: object, end: object) -> tuple[pendulum.DateTime, pendulum.DateTime]:
-    """`top_causes`' bounds as UTC instants, checked the same on every store."""
+def a_period(
+    uow: UnitOfWork, start: object, end: object, limit: object
+) -> tuple[pendulum.DateTime, pendulum.DateTime]:
+    """`top_causes`' arguments checked the same on every store; its bounds as UTC instants."""
+    uow._check_open()
+    a_limit(limit)
     found = an_instant(start, "start"), an_instant(end, "end")
     if found[0] is None or found[1] is None:
         raise ValidationError.of("start" if found[0] is None else "end", "must be a datetime")
@@ -268,7 +274,15 @@ def top_causes(
     counted = Counter(
         c.cause for c in complaints if c.cause is not None and start <= c.opened_at < end
     )
-    ordered = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+    return ranked(counted.items(), limit)
+
+
+def ranked(counts: Iterable[tuple[str, int]], limit: int) -> list[CauseCount]:
+    """The `limit` most frequent of `counts` (cause, count), ties by cause in code point order.
+
+    Every store orders here, whatever its database's collation would do.
+    """
+    ordered = sorted(counts, key=lambda item: (-item[1], item[0]))
     return [CauseCount(cause, n) for cause, n in ordered[:limit]]
 
 
@@ -350,7 +364,5 @@ class MemoryComplaints(MemoryRecords[Complaint]):
         self, start: dt.datetime, end: dt.datetime, *, limit: int = 10
     ) -> list[CauseCount]:
         """See `ComplaintRepository.top_causes`: the reference."""
-        self._uow._check_open()
-        since, until = a_period(start, end)
-        a_limit(limit)
+        since, until = a_period(self._uow, start, end, limit)
         return top_causes(self._where(lambda _: True), since, until, limit)

@@ -23,7 +23,7 @@ from crmkit.customers import (
     PurchaseSummary,
 )
 from crmkit.storage._arguments import a_key, a_limit, an_id, ids
-from crmkit.storage._customer_care import a_period
+from crmkit.storage._customer_care import a_period, ranked
 from crmkit.storage._pipeline import a_moment
 from crmkit.storage.sql._records import SqlRecords, chunks
 
@@ -136,9 +136,7 @@ class SqlComplaints(SqlRecords[Complaint]):
         self, start: dt.datetime, end: dt.datetime, *, limit: int = 10
     ) -> list[CauseCount]:
         """See `ComplaintRepository.top_causes`."""
-        self._uow._check_open()
-        since, until = a_period(start, end)
-        a_limit(limit)
+        since, until = a_period(self._uow, start, end, limit)
         t = self._table
         query = (
             sa.select(t.c.cause, sa.func.count())
@@ -151,7 +149,5 @@ class SqlComplaints(SqlRecords[Complaint]):
             .group_by(t.c.cause)
         )
         rows = self._run("counting complaint causes", lambda c: c.execute(query).all())
-        # One row per distinct cause: ordered here, so that ties sort by code point on every
-        # backend whatever its collation.
-        ordered = sorted(((str(k), int(m)) for k, m in rows), key=lambda r: (-r[1], r[0]))
-        return [CauseCount(k, m) for k, m in ordered[:limit]]
+        # One row per distinct cause, ordered in Python (see `ranked`).
+        return ranked(((str(k), int(m)) for k, m in rows), limit)
