@@ -69,6 +69,7 @@ from crmkit.storage._customer_care import (
     top_causes,
 )
 from crmkit.storage._customers import CUSTOMERS
+from crmkit.testing import strategies as cs
 from crmkit.testing.contract import AggregateContract, SqlContract
 
 from .conftest import NOW, Backend
@@ -217,6 +218,24 @@ class TestTransfersOnPostgres(SqlContract, TransferContract):
 class TestTransfersOnMariaDB(SqlContract, TransferContract):
     url = "env:CRMKIT_TEST_MYSQL_URL"
     machine_examples = 3
+
+
+# --- any record reads back equal --------------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_any_complaint_and_lifecycle_change_read_back_equal(backend: Backend, data: Any) -> None:
+    crm = backend.fresh()
+    acme = a_customer(crm)
+    complaint = data.draw(cs.complaints(acme.id))
+    change = data.draw(cs.lifecycle_changes(acme.id))
+    with crm.unit_of_work(actor="li", tenant="acme") as uow:
+        uow.complaints.add(complaint)
+        uow.lifecycle_changes.add(change)
+    with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
+        assert uow.complaints.get(complaint.id) == complaint
+        assert uow.lifecycle_changes.get(change.id) == change
 
 
 # --- lifecycle ----------------------------------------------------------------------------------
