@@ -259,27 +259,38 @@ def log_counts(path: Path) -> tuple[int, int]:
 
 def plain_record(c: Customer) -> dict[str, Any]:
     """The customer as plain data, written out by hand: what the memory store keeps of it."""
-    if c.do_not_contact:
-        raise SystemExit("the plain records do not cover do-not-contact windows")
+    if (
+        c.do_not_contact
+        or c.address
+        or any(p.quiet_hours or p.do_not_contact or p.opt_outs or p.timezone for p in c.contacts)
+    ):
+        raise SystemExit("the plain records cover no windows, addresses or contact permissions")
     return {
+        "address": None,
         "anniversaries": [{"date": a.date.isoformat(), "label": a.label} for a in c.anniversaries],
         "birthday": c.birthday.isoformat() if c.birthday else None,
         "code": c.code,
         "contacts": [
             {
                 "birthday": p.birthday.isoformat() if p.birthday else None,
+                "do_not_contact": [],
                 "emails": [e.address for e in p.emails],
+                "external_id": p.external_id,
                 "id": str(p.id),
                 "name": p.name,
+                "opt_outs": [],
                 "phones": [n.e164 for n in p.phones],
+                "quiet_hours": None,
                 "reports_to": str(p.reports_to) if p.reports_to else None,
                 "roles": sorted(r.value for r in p.roles),
+                "timezone": None,
                 "title": p.title,
             }
             for p in c.contacts
         ],
         "custom_fields": dict(c.custom_fields),
         "do_not_contact": [],
+        "external_id": c.external_id,
         "id": str(c.id),
         "kind": c.kind.value,
         "lifecycle": c.lifecycle.value,

@@ -31,6 +31,7 @@ from crmkit.storage._credit import (
     MemoryInvoices,
     MemoryLedgerEntries,
 )
+from crmkit.storage._credit_merge import CreditAccountMerge
 from crmkit.storage._customer_care import (
     COMPLAINTS,
     LIFECYCLE_CHANGES,
@@ -40,6 +41,7 @@ from crmkit.storage._customer_care import (
     MemoryComplaints,
     MemoryLifecycleChanges,
 )
+from crmkit.storage._customer_merge import CustomerMerge
 from crmkit.storage._customers import (
     CUSTOMERS,
     INTERACTIONS,
@@ -48,6 +50,7 @@ from crmkit.storage._customers import (
     MemoryCustomers,
     MemoryInteractions,
 )
+from crmkit.storage._merge import Repoint
 from crmkit.storage._pipeline import (
     ASSIGNMENT_BOOKS,
     LEADS,
@@ -108,18 +111,21 @@ register(
     memory=MemoryCustomers,
     sql="crmkit.storage.sql._customers:SqlCustomers",
     sql_tables="crmkit.storage.sql._customer_tables:customer_tables",
+    merge=CustomerMerge(),
 )
 register(
     INTERACTIONS,
     attribute="interactions",
     memory=MemoryInteractions,
     sql="crmkit.storage.sql._customers:SqlInteractions",
+    merge=Repoint("customer_id"),
 )
 register(
     LEADS,
     attribute="leads",
     memory=MemoryLeads,
     sql="crmkit.storage.sql._pipeline:SqlLeads",
+    merge=Repoint("customer_id"),
 )
 register(ASSIGNMENT_BOOKS, attribute="assignment_books")
 register(
@@ -128,12 +134,14 @@ register(
     memory=MemoryOpportunities,
     sql="crmkit.storage.sql._pipeline:SqlOpportunities",
     sql_tables="crmkit.storage.sql._pipeline_tables:opportunity_tables",
+    merge=Repoint("customer_id"),
 )
 register(
     CREDIT_ACCOUNTS,
     attribute="credit_accounts",
     memory=MemoryCreditAccounts,
     sql="crmkit.storage.sql._credit:SqlCreditAccounts",
+    merge=CreditAccountMerge(),
 )
 register(ORDERS, attribute="orders")
 register(
@@ -162,11 +170,14 @@ register(
     attribute="lifecycle_changes",
     memory=MemoryLifecycleChanges,
     sql="crmkit.storage.sql._customer_care:SqlLifecycleChanges",
+    # The merged customer's moves join the survivor's history, kept as they were.
+    merge=Repoint("customer_id"),
 )
 register(
     COMPLAINTS,
     attribute="complaints",
     memory=MemoryComplaints,
     sql="crmkit.storage.sql._customer_care:SqlComplaints",
+    merge=Repoint("customer_id"),
 )
 register(OWNERSHIP_TRANSFERS, attribute="ownership_transfers")

@@ -127,6 +127,17 @@ def _date_in(value: object, _: object) -> dt.date:
         _fail(f"{shown(value)} is not an ISO 8601 date (YYYY-MM-DD)")
 
 
+def _time_in(value: object, _: object) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if not isinstance(value, str):
+        _fail(f"must be an ISO 8601 time string (HH:MM), not {_kind(value)}")
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError:
+        _fail(f"{shown(value)} is not an ISO 8601 time of day (HH:MM)")
+
+
 def _money_in(value: object, _: object) -> Money:
     if not isinstance(value, Mapping):
         _fail(
@@ -383,6 +394,7 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     conv.register_unstructure_hook(UUID, str)
     conv.register_unstructure_hook(pendulum.DateTime, _instant_out)
     conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
+    conv.register_unstructure_hook(dt.time, lambda t: t.isoformat("minutes"))
     conv.register_unstructure_hook(
         Money, lambda m: {"amount": str(m.amount), "currency": m.currency}
     )
@@ -402,6 +414,7 @@ def make_converter(*, phone_region: str | None = None, trusted: bool = False) ->
     conv.register_structure_hook(UUID, _uuid_in)
     conv.register_structure_hook(pendulum.DateTime, _instant_in)
     conv.register_structure_hook(dt.date, _date_in)
+    conv.register_structure_hook(dt.time, _time_in)
     conv.register_structure_hook(Money, _money_in)
     if trusted:
         conv.register_structure_hook(PhoneNumber, lambda v, _: PhoneNumber(_str_in(v, _)))

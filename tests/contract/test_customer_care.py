@@ -43,6 +43,7 @@ from crmkit.customers import (
     OwnershipTransferred,
     ToOne,
     apply_lifecycle_policy,
+    merge_customers,
     move_lifecycle,
     open_complaint,
     reassign_complaint,
@@ -607,9 +608,6 @@ def test_by_region_follows_the_address(backend: Backend) -> None:
     crm = backend.fresh()
     book = a_book(crm)
     gd, sh, bj = book["customers"]
-    with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
-        if uow.customers.get(gd.id).address is None:
-            pytest.xfail("this store does not keep Customer.address yet (main's migration 0009)")
     rule = ByRegion({"广东省": "wang", "上海市": "zhao"}, default="chen")
     by_region = run(
         crm, lambda uow: transfer_ownership(uow, from_owner="li.na", rule=rule, reason="left")
@@ -682,3 +680,19 @@ def test_after_any_transfer_every_customer_has_an_owner_and_none_is_the_departed
     assert sum(transfer.customers.values()) == n
     counts = [list(found.values()).count(o) for o in team]
     assert max(counts) - min(counts) <= 1
+
+
+# --- a merge of customers ---------------------------------------------------------------------
+
+
+def test_a_merge_moves_the_merged_customers_complaints_and_history(backend: Backend) -> None:
+    crm = backend.fresh()
+    a, b = a_customer(crm, name="Acme"), a_customer(crm, name="ACME Ltd")
+    run(crm, lambda uow: move_lifecycle(uow, b.id, S.PROSPECT, reason="asked for a quote"))
+    complaint = run(crm, lambda uow: open_complaint(uow, a_complaint(b.id)))
+    run(crm, lambda uow: merge_customers(uow, into=a.id, merged=b.id))
+    with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
+        assert [c.id for c in uow.complaints.open_for(a.id)] == [complaint.id]
+        assert [c.stage for c in uow.lifecycle_changes.for_customer(a.id)] == [S.PROSPECT]
+        assert uow.complaints.open_for(b.id) == []
+        assert uow.lifecycle_changes.for_customer(b.id) == []

@@ -32,6 +32,7 @@ from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, Fiel
 from crmkit.customers._events import (
     CustomerRegistered,
     CustomerRemoved,
+    CustomersMerged,
     CustomerUpdated,
     InteractionLogged,
     OwnerChanged,
@@ -48,6 +49,14 @@ from crmkit.customers._lifecycle import (
     check_move,
 )
 from crmkit.customers._lifecycle_services import apply_lifecycle_policy, move_lifecycle
+from crmkit.customers._merge import (
+    ConflictRule,
+    MergePlan,
+    MergePolicy,
+    MergeResult,
+    merge_customers,
+    plan_merge,
+)
 from crmkit.customers._model import (
     DEFAULT_TIERS,
     Address,
@@ -99,6 +108,7 @@ __all__ = [
     "ComplaintResolved",
     "ComplaintStarted",
     "ComplaintStatus",
+    "ConflictRule",
     "Contact",
     "CustomField",
     "CustomFieldSchema",
@@ -108,6 +118,7 @@ __all__ = [
     "CustomerRegistered",
     "CustomerRemoved",
     "CustomerUpdated",
+    "CustomersMerged",
     "DoNotContact",
     "EvenSplit",
     "FieldType",
@@ -120,6 +131,9 @@ __all__ = [
     "LifecycleMove",
     "LifecyclePolicy",
     "LifecycleStage",
+    "MergePlan",
+    "MergePolicy",
+    "MergeResult",
     "OwnerChanged",
     "OwnershipTransfer",
     "OwnershipTransferred",
@@ -132,8 +146,10 @@ __all__ = [
     "change_owner",
     "check_move",
     "log_interaction",
+    "merge_customers",
     "move_lifecycle",
     "open_complaint",
+    "plan_merge",
     "reassign_complaint",
     "register_customer",
     "register_customers",

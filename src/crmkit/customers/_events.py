@@ -13,6 +13,7 @@ __all__ = [
     "CustomerRegistered",
     "CustomerRemoved",
     "CustomerUpdated",
+    "CustomersMerged",
     "InteractionLogged",
     "OwnerChanged",
 ]
@@ -57,3 +58,19 @@ class InteractionLogged(DomainEvent):
     interaction_id: UUID
     customer_id: UUID
     kind: InteractionKind
+
+
+@attrs.frozen(kw_only=True)
+class CustomersMerged(DomainEvent):
+    """Customer `merged_id` was merged into customer `survivor_id`, and removed.
+
+    Attributes:
+        survivor_id: the customer that stays, with everything of the other's.
+        merged_id: the customer merged into it, now gone.
+        moved: per record name (``"interaction"``, ``"ledger_entry"``), how many records
+            moved to the survivor (its contacts under ``"contact"``).
+    """
+
+    survivor_id: UUID
+    merged_id: UUID
+    moved: dict[str, int]

@@ -9,7 +9,8 @@ re-exported here lazily so that ``import crmkit`` stays light.
 
 An aggregate is declared to every adapter at once with `Aggregate` (and its `Parent` and
 `UniqueKey`), and a capability makes every store hold it with `register`; the page "Storage
-internals: adding an aggregate" walks through it.
+internals: adding an aggregate" walks through it. An aggregate whose records name customers
+also says how they follow a merge of two customers (`register_merge_rule`, `Repoint`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import a_lock_timeout as _a_lock_timeout
 from crmkit.storage._changes import MASKED, Change, ChangeLog, ChangePage
+from crmkit.storage._merge import FieldConflict, MergeRule, MergeStep, Merging, Moves, Repoint
 from crmkit.storage._protocols import EventSink, Store
-from crmkit.storage._registry import register
+from crmkit.storage._registry import register, register_merge_rule
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryStore
 
@@ -41,22 +43,41 @@ __all__ = [
     "ChangePage",
     "CustomerRepository",
     "EventSink",
+    "FieldConflict",
     "InteractionRepository",
     "LeadRepository",
     "MemoryStore",
+    "MergeRule",
+    "MergeStep",
+    "Merging",
+    "Moves",
     "OpportunityRepository",
     "Parent",
+    "Repoint",
     "SqlStore",
     "Store",
     "UniqueKey",
     "UnitOfWork",
     "open_store",
     "register",
+    "register_merge_rule",
 ]
 
 # The declaration API says where it lives (as httpx's exports do), so reprs, tracebacks and
 # the reference show the public name rather than the private module.
-for _exported in (Aggregate, Parent, UniqueKey, register):
+for _exported in (
+    Aggregate,
+    FieldConflict,
+    MergeRule,
+    MergeStep,
+    Merging,
+    Moves,
+    Parent,
+    Repoint,
+    UniqueKey,
+    register,
+    register_merge_rule,
+):
     _exported.__module__ = __name__
 del _exported
 

@@ -80,6 +80,9 @@ class Aggregate(Generic[T]):
         append_only: records are only ever added (a ledger's entries): `update` and `remove`
             refuse them with `ValidationError`, and a correction is a new record. Removing
             the parent still takes them with it.
+        references: per field, the table (without prefix) of the records its value names,
+            besides the parent (``{"customer_id": "customers"}`` for a lead converted into a
+            customer): what a merge of two such records must move (see `references_to`).
     """
 
     cls: type[T]
@@ -94,16 +97,26 @@ class Aggregate(Generic[T]):
     issues: Callable[[T, Any], list[Issue]] | None = None
     sensitive: frozenset[str] = frozenset()
     append_only: bool = False
+    references: Mapping[str, str] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        if not self.sensitive:
+        if not self.sensitive and not self.references:
             return
         fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(self.cls)  # type: ignore[arg-type]
-        unknown = sorted(set(self.sensitive) - {f.name for f in fields})
-        if unknown:
-            raise ValidationError.of(
-                "sensitive", f"names no field of {self.cls.__name__}: {', '.join(unknown)}"
-            )
+        names = {f.name for f in fields}
+        for name, declared in (("sensitive", self.sensitive), ("references", self.references)):
+            unknown = sorted(set(declared) - names)
+            if unknown:
+                raise ValidationError.of(
+                    name, f"names no field of {self.cls.__name__}: {', '.join(unknown)}"
+                )
+
+    def references_to(self, table: str) -> tuple[str, ...]:
+        """The fields whose values name records of `table`: the parent's, and `references`."""
+        parent = self.parent
+        found = [parent.field] if parent is not None and parent.table == table else []
+        found += [f for f, t in self.references.items() if t == table and f not in found]
+        return tuple(found)
 
 
 @attrs.frozen
@@ -129,6 +142,9 @@ class Operation(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    MERGE = "merge"
+    """A record moved or changed by a merge of two records (`crmkit.customers.merge_customers`):
+    its change holds, besides what changed, where each value came from (`Change.sources`)."""
 
 
 @attrs.frozen
@@ -146,6 +162,7 @@ class Write:
         at: when (the unit of work's clock, read once per call: the records of a bulk write
             share it).
         aggregate: the aggregate written.
+        sources: for a merge, where the values came from (see `crmkit.storage.Change.sources`).
     """
 
     record: str
@@ -155,6 +172,7 @@ class Write:
     after: Any
     at: pendulum.DateTime
     aggregate: Aggregate[Any] | None = attrs.field(default=None, eq=False, repr=False)
+    sources: Mapping[str, Any] | None = None
 
 
 WriteHook = Callable[[Write], None]

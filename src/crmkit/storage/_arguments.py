@@ -32,6 +32,7 @@ __all__ = [
     "an_id",
     "an_instant",
     "email_key",
+    "external_keys",
     "ids",
     "seconds",
 ]
@@ -67,6 +68,21 @@ def ids(values: Iterable[object], name: str) -> list[UUID]:
     for i, value in enumerate(found):
         an_id(value, f"{name}[{i}]")
     return found  # type: ignore[return-value]
+
+
+_external = key_text(max_length=128)
+
+
+def external_keys(values: object, name: str) -> list[str]:
+    """`values` as a list without repeats, if each is an external id (at most `MAX_LIMIT`)."""
+    found = list(dict.fromkeys(a_collection(values, name, "external ids")))
+    if len(found) > MAX_LIMIT:
+        raise ValidationError.of(name, f"has more than {MAX_LIMIT:,}; ask in batches")
+    for i, value in enumerate(found):
+        problem = _external(value)
+        if problem is not None:
+            raise ValidationError.of(f"{name}[{i}]", problem)
+    return found
 
 
 def a_key(value: object, name: str) -> str:

@@ -68,9 +68,23 @@ _plain = make_converter()
 _encode = dumps
 
 
+SOURCES: Final = "@sources"
+"""The key under which a merge's change keeps `Change.sources` in its stored `after` (no field
+of an aggregate can have this name)."""
+
+
 def decoded(text: str | None) -> Plain | None:
     """The plain data of a change's stored `before` or `after`."""
     return None if text is None else json.loads(text)
+
+
+def decoded_after(operation: str, text: str | None) -> tuple[Plain | None, Plain | None]:
+    """A change's `after` and `sources` from its stored `after`."""
+    after = decoded(text)
+    if operation != Operation.MERGE or after is None:
+        return after, None
+    sources = after.pop(SOURCES, None)
+    return after, sources
 
 
 @attrs.frozen
@@ -85,11 +99,15 @@ class Change:
         at: when (the CRM clock's time at the write).
         record: the record name (``"customer"``).
         record_id: the record's id.
-        operation: ``"create"``, ``"update"`` or ``"delete"``.
+        operation: ``"create"``, ``"update"``, ``"delete"`` or ``"merge"`` (a record a merge
+            of two customers moved or changed: see `crmkit.customers.merge_customers`).
         before: the record's plain data (`crmkit.to_dict`) before the write: all of it for a
-            delete, only the changed fields for an update, ``None`` for a create.
+            delete, only the changed fields for an update or a merge, ``None`` for a create.
         after: the plain data after the write: all of it for a create, only the changed fields
-            (the version among them) for an update, ``None`` for a delete.
+            (the version among them) for an update or a merge, ``None`` for a delete.
+        sources: for a merge, where the values came from: ``survivor`` and ``merged`` (the two
+            customers' ids, as text) and ``fields``, per changed field, ``"survivor"``,
+            ``"merged"`` or ``"both"`` (united or added up); ``None`` for other operations.
 
     A sensitive field's value is `MASKED` in `before` and `after`: the log says it changed, not
     what it was or became.
@@ -104,6 +122,7 @@ class Change:
     operation: str
     before: Plain | None
     after: Plain | None
+    sources: Plain | None = None
 
 
 @attrs.frozen
@@ -160,14 +179,26 @@ def entry(write: Write) -> Entry:
         changed = [k for k, v in after.items() if before.get(k, MASKED) != v]
         before = {k: before[k] for k in changed if k in before}
         after = {k: after[k] for k in changed}
+    if after is not None:
+        after = masked(after, hidden)
+        if write.operation is Operation.MERGE:
+            after = {**after, SOURCES: _sources(write.sources, after)}
     return (
         write.at,
         write.record,
         write.id,
         write.operation.value,
         None if before is None else _encode(masked(before, hidden)),
-        None if after is None else _encode(masked(after, hidden)),
+        None if after is None else _encode(after),
     )
+
+
+def _sources(sources: Any, after: Plain) -> Plain:  # noqa: ANN401 (a mapping, or None)
+    """A merge's `sources` as plain data, naming only the fields that changed."""
+    found: Plain = _plain.unstructure(dict(sources or {}))
+    if isinstance(found.get("fields"), dict):
+        found["fields"] = {k: v for k, v in found["fields"].items() if k in after}
+    return found
 
 
 def removed(aggregate: Aggregate[Any], key: UUID, row: Plain, at: pendulum.DateTime) -> Entry:
@@ -187,7 +218,7 @@ def replay(changes: Sequence[Change]) -> dict[tuple[str, UUID], Plain]:
         key = (change.record, change.record_id)
         if change.operation == Operation.CREATE:
             state[key] = dict(change.after or {})
-        elif change.operation == Operation.UPDATE:
+        elif change.operation in (Operation.UPDATE, Operation.MERGE):
             state.setdefault(key, {}).update(change.after or {})
         else:
             state.pop(key, None)
@@ -304,7 +335,10 @@ class MemoryChangeLog:
             actor_id, (at, record, key, operation, before, text) = log[seq - 1]
             change = Change(seq, tenant_id, actor_id, at, record, key, operation, None, None)
             if query.matches(change):
-                found.append(attrs.evolve(change, before=decoded(before), after=decoded(text)))
+                changed, sources = decoded_after(operation, text)
+                found.append(
+                    attrs.evolve(change, before=decoded(before), after=changed, sources=sources)
+                )
                 if len(found) == limit:
                     break
         return found

@@ -330,21 +330,21 @@ class MemoryLifecycleChanges(MemoryRecords[LifecycleChange]):
 class MemoryComplaints(MemoryRecords[Complaint]):
     """`ComplaintRepository` on the memory store."""
 
-    def _where(self, keep: object) -> list[Complaint]:
+    def _matching(self, keep: object) -> list[Complaint]:
         return [self._from(k, r) for k, r in self._uow._scan(self._name) if keep(r)]  # type: ignore[operator]
 
     def open_for(self, customer_id: UUID) -> list[Complaint]:
         """See `ComplaintRepository.open_for`."""
         self._uow._check_open()
         key = an_id(customer_id, "customer_id")
-        found = self._where(lambda r: r.parent == key and r.row["status"] in _OPEN)
+        found = self._matching(lambda r: r.parent == key and r.row["status"] in _OPEN)
         return sorted(found, key=lambda c: (c.opened_at, c.id))
 
     def by_assignee(self, assignee_id: str) -> list[Complaint]:
         """See `ComplaintRepository.by_assignee`."""
         self._uow._check_open()
         who = a_key(assignee_id, "assignee_id")
-        found = self._where(lambda r: r.row["assignee_id"] == who and r.row["status"] in _OPEN)
+        found = self._matching(lambda r: r.row["assignee_id"] == who and r.row["status"] in _OPEN)
         return sorted(found, key=lambda c: c.id)
 
     def overdue(self, now: dt.datetime, *, limit: int = 100) -> list[Complaint]:
@@ -354,7 +354,7 @@ class MemoryComplaints(MemoryRecords[Complaint]):
         a_limit(limit)
         found = [
             c
-            for c in self._where(lambda r: r.row["status"] in _OPEN and r.row["due"] is not None)
+            for c in self._matching(lambda r: r.row["status"] in _OPEN and r.row["due"] is not None)
             if c.due is not None and c.due < at
         ]
         found.sort(key=lambda c: (c.due, c.id))
@@ -365,4 +365,4 @@ class MemoryComplaints(MemoryRecords[Complaint]):
     ) -> list[CauseCount]:
         """See `ComplaintRepository.top_causes`: the reference."""
         since, until = a_period(self._uow, start, end, limit)
-        return top_causes(self._where(lambda _: True), since, until, limit)
+        return top_causes(self._matching(lambda _: True), since, until, limit)

@@ -18,7 +18,16 @@ from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, Interaction
 from crmkit.errors import Issue, NotFound
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
-from crmkit.storage._arguments import a_key, a_page, a_phone, a_span, an_email, an_id, email_key
+from crmkit.storage._arguments import (
+    a_key,
+    a_page,
+    a_phone,
+    a_span,
+    an_email,
+    an_id,
+    email_key,
+    external_keys,
+)
 from crmkit.storage._unit_of_work import UnitOfWork
 from crmkit.storage.memory import MemoryRecords, Row
 
@@ -87,6 +96,25 @@ class CustomerRepository(Protocol):
 
         Raises:
             NotFound: no customer has that code in this tenant.
+        """
+        ...
+
+    def by_external_ids(self, external_ids: Iterable[str]) -> dict[str, Customer]:
+        """The customers with these external ids, by external id; ids no customer has are left out.
+
+        One query for the lot (an importer asks per batch, not per row).
+
+        Raises:
+            ValidationError: an external id is not a key (text without spaces at the ends, at
+                most 128 characters), or more than 100,000 are asked for.
+        """
+        ...
+
+    def by_contact_external_ids(self, external_ids: Iterable[str]) -> dict[str, Customer]:
+        """The customers having a contact with each of these external ids, by the contact's.
+
+        Raises:
+            ValidationError: as `by_external_ids`.
         """
         ...
 
@@ -209,16 +237,26 @@ def _contact_ids(customer: Customer) -> list[UUID]:
     return [p.id for p in customer.contacts]
 
 
-_CODE = 0  # the position of the code among the customers' unique keys
+def _contact_external_ids(customer: Customer) -> list[str | None]:
+    return [p.external_id for p in customer.contacts]
+
+
+# The positions of the code and the external ids among the customers' unique keys.
+_CODE, _EXTERNAL, _CONTACT_EXTERNAL = 0, 2, 3
 CUSTOMERS: Aggregate[Customer] = Aggregate(
     Customer,
     "customer",
     "customers",
-    unique=(UniqueKey("code"), UniqueKey("id", record="contact", values=_contact_ids)),
+    unique=(
+        UniqueKey("code"),
+        UniqueKey("id", record="contact", values=_contact_ids),
+        UniqueKey("external_id"),
+        UniqueKey("external_id", record="contact", values=_contact_external_ids),
+    ),
     indexes={"owner": ("owner_id", "id")},
     issues=_custom_field_issues,
 )
-"""Customers with their contacts: codes, and contact ids, are unique in a tenant."""
+"""Customers with their contacts: codes, external ids and contact ids are unique in a tenant."""
 
 INTERACTIONS: Aggregate[Interaction] = Aggregate(
     Interaction,
@@ -245,6 +283,20 @@ class MemoryCustomers(MemoryRecords[Customer]):
         if key is None or found is None:
             raise NotFound("customer with code", code)
         return self._from(key, found)
+
+    def by_external_ids(self, external_ids: Iterable[str]) -> dict[str, Customer]:
+        """See `CustomerRepository.by_external_ids`."""
+        return self._by_unique(_EXTERNAL, external_keys(external_ids, "external_ids"))
+
+    def by_contact_external_ids(self, external_ids: Iterable[str]) -> dict[str, Customer]:
+        """See `CustomerRepository.by_contact_external_ids`."""
+        return self._by_unique(_CONTACT_EXTERNAL, external_keys(external_ids, "external_ids"))
+
+    def _by_unique(self, position: int, values: list[str]) -> dict[str, Customer]:
+        self._uow._check_open()
+        holders = {v: self._uow._holder(self._name, position, v) for v in values}
+        loaded = {c.id: c for c in self._load(sorted({k for k in holders.values() if k}))}
+        return {v: loaded[k] for v, k in holders.items() if k is not None and k in loaded}
 
     def by_owner(
         self, owner_id: str, *, after: UUID | None = None, limit: int | None = None

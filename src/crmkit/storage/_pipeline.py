@@ -306,6 +306,7 @@ LEADS: Aggregate[Lead] = Aggregate(
         "status": 16,
         "disqualified_reason": 500,
     },
+    references={"customer_id": "customers"},
 )
 """The leads: each a prospect in the pool or with an owner, until converted or dropped."""
 

@@ -10,14 +10,25 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from crmkit.errors import ValidationError
 from crmkit.storage._aggregates import Aggregate
 
-__all__ = ["Registration", "bound", "register", "registered", "registration"]
+if TYPE_CHECKING:
+    from crmkit.storage._merge import MergeRule
+
+__all__ = [
+    "Registration",
+    "bound",
+    "merge_rule",
+    "register",
+    "register_merge_rule",
+    "registered",
+    "registration",
+]
 
 
 @attrs.frozen
@@ -61,6 +72,7 @@ def _imported(path: str | None) -> Any:  # noqa: ANN401
 
 _REGISTERED: dict[str, Registration] = {}
 _ATTRIBUTES: dict[str, Aggregate[Any]] = {}
+_MERGE_RULES: dict[str, MergeRule] = {}
 
 
 def register(
@@ -70,6 +82,7 @@ def register(
     memory: type | None = None,
     sql: str | None = None,
     sql_tables: str | None = None,
+    merge: MergeRule | None = None,
 ) -> None:
     """Make every store made from now on hold `aggregate`.
 
@@ -90,6 +103,8 @@ def register(
         sql_tables: ``"module:function"`` of a function ``(metadata, *, prefix, schema) ->
             {name: Table}`` defining the aggregate's tables, where the table derived from the
             declaration does not do.
+        merge: how the aggregate's records follow a merge of two customers, if they name
+            customers (see `register_merge_rule`).
 
     Raises:
         ValidationError: `aggregate` is not an `Aggregate`.
@@ -101,6 +116,34 @@ def register(
     _REGISTERED[aggregate.table] = Registration(aggregate, attribute, memory, sql, sql_tables)
     if attribute is not None:
         _ATTRIBUTES[attribute] = aggregate
+    if merge is not None:
+        register_merge_rule(aggregate, merge)
+
+
+def register_merge_rule(aggregate: Aggregate[Any], rule: MergeRule) -> None:
+    """Say how `aggregate`'s records follow a merge of two records they name.
+
+    Every aggregate whose records name a customer (its parent, or a field declared in
+    `Aggregate.references`) needs one, or a merge of customers would leave its records naming
+    a customer that is gone; crmkit's tests check that each has one. For records that simply
+    follow their customer it is one line: ``register_merge_rule(COMPLAINTS, Repoint())``.
+
+    Raises:
+        ValidationError: `aggregate` is not an `Aggregate`, or `rule` has no ``plan`` and
+            ``apply``.
+    """
+    if not isinstance(aggregate, Aggregate):
+        raise ValidationError.of(
+            "aggregate", f"must be an Aggregate, not {type(aggregate).__name__}"
+        )
+    if not callable(getattr(rule, "plan", None)) or not callable(getattr(rule, "apply", None)):
+        raise ValidationError.of("rule", f"must be a MergeRule, not {type(rule).__name__}")
+    _MERGE_RULES[aggregate.table] = rule
+
+
+def merge_rule(table: str) -> MergeRule | None:
+    """The merge rule registered for the aggregate stored as `table`, if any."""
+    return _MERGE_RULES.get(table)
 
 
 def registered() -> list[Aggregate[Any]]:

@@ -11,10 +11,11 @@ unique key.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from uuid import UUID
 
+import attrs
 import pendulum
 
 from crmkit._validation import recheck
@@ -178,9 +179,12 @@ class Repository(abc.ABC, Generic[T]):
             ConcurrencyError: the stored version is not ``obj.version``, or it was removed.
             DuplicateError: a new unique value of it is taken.
         """
-        uow, a = self._uow, self._aggregate
-        uow._check_writable()
+        self._uow._check_writable()
         self._refuse_if_append_only("changed")
+        self._update(obj, Operation.UPDATE, None)
+
+    def _update(self, obj: T, operation: Operation, sources: Mapping[str, Any] | None) -> None:
+        uow, a = self._uow, self._aggregate
         self._check(obj)
         version: int = obj.version  # type: ignore[attr-defined]
         before = self._before(obj)
@@ -190,7 +194,7 @@ class Repository(abc.ABC, Generic[T]):
                 raise ConcurrencyError(a.record, obj.id, version)  # type: ignore[attr-defined]
             if outcome is None:
                 uow._stamp(obj, version + 1)
-                self._wrote(Operation.UPDATE, obj.id, before, obj, uow.now())  # type: ignore[attr-defined]
+                self._wrote(operation, obj.id, before, obj, uow.now(), sources)  # type: ignore[attr-defined]
         if outcome is not None:
             # Nothing was written: the refusal leaves the unit of work usable.
             raise ValidationError.of(outcome, a.immutable[outcome])
@@ -226,6 +230,96 @@ class Repository(abc.ABC, Generic[T]):
                 for record in records:
                     repository._wrote(Operation.DELETE, record.id, record, None, at)
             self._wrote(Operation.DELETE, key, before, None, at)
+
+    # --- a merge's writes: moving records the usual writes may not move ------------------------
+
+    def _referring(self, field: str, key: UUID) -> list[T]:
+        """The records whose `field` holds `key`, in id order (what a merge would move)."""
+        self._uow._check_open()
+        self._a_reference(field)
+        doing = f"loading {self._aggregate.table}"
+        return self._call(doing, lambda: self._where(field, key, lock=False))
+
+    def _repoint(
+        self,
+        field: str,
+        old: UUID,
+        new: UUID,
+        *,
+        shift: Mapping[str, int] | None = None,
+        sources: Mapping[str, Any] | None = None,
+    ) -> list[T]:
+        """Make every record whose `field` holds `old` hold `new` instead: for a merge only.
+
+        The records keep their ids; their versions go up by one. A field that cannot change
+        (`Aggregate.immutable`) and an append-only aggregate are no obstacle: a merge moves
+        what belonged to the merged record, and nothing else may. Each integer field named in
+        `shift` moves up by its offset, unless it is 0 (none): a ledger's entries are
+        renumbered after the survivor's last. Each moved record reaches the write hooks as a
+        ``merge`` with `sources`.
+
+        Returns:
+            The moved records, as now stored, in id order.
+
+        Raises:
+            ValidationError: `field` holds no id, or a shifted number would be out of range.
+            NotFound: `field` is the parent's and `new` names no parent in this tenant.
+            ConcurrencyError: the records changed while they were moved (retry the merge).
+        """
+        uow, a = self._uow, self._aggregate
+        uow._check_writable()
+        self._a_reference(field)
+        an_id(old, "old")
+        an_id(new, "new")
+        shift = dict(shift or {})
+        doing = f"moving {a.table}"
+        parent = a.parent
+        if (
+            parent is not None
+            and field == parent.field
+            and new not in self._call("loading parents", lambda: self._parents([new]))
+        ):
+            raise NotFound(parent.record, new)
+        before = self._call(doing, lambda: self._where(field, old, lock=True))
+        after = []
+        for record in before:
+            changes: dict[str, Any] = {field: new}
+            for name, offset in shift.items():
+                number = getattr(record, name)
+                changes[name] = number + offset if number else number
+            moved = attrs.evolve(record, **changes)  # type: ignore[misc]
+            self._check(moved)
+            after.append(moved)
+        if not before:
+            return []
+        keys: list[UUID] = [r.id for r in before]  # type: ignore[attr-defined]
+        with uow._writing(doing):
+            count = self._call(doing, lambda: self._repoint_rows(field, old, new, shift, keys))
+            if count != len(keys):
+                raise ConcurrencyError(a.record, keys[0] if len(keys) == 1 else old, None)
+            at = uow.now()
+            for old_record, new_record in zip(before, after, strict=True):
+                new_record.version = old_record.version + 1  # type: ignore[attr-defined]
+                self._wrote(Operation.MERGE, new_record.id, old_record, new_record, at, sources)  # type: ignore[attr-defined]
+        return after
+
+    def _rewrite(self, obj: T, sources: Mapping[str, Any] | None) -> None:
+        """`update`, as a merge's: the change log says ``merge``, with `sources`.
+
+        Raises:
+            As `update`, except that an append-only aggregate is no obstacle.
+        """
+        self._uow._check_writable()
+        self._update(obj, Operation.MERGE, sources)
+
+    def _a_reference(self, field: object) -> str:
+        """`field` if it is one of the aggregate's fields."""
+        names = {f.name for f in attrs.fields(self._aggregate.cls)}  # type: ignore[arg-type]
+        if not isinstance(field, str) or field not in names:
+            raise ValidationError.of(
+                "field", f"names no field of {self._aggregate.cls.__name__}: {field!r}"
+            )
+        return field
 
     def _descendants(self, keys: list[UUID]) -> list[tuple[Repository[Any], list[Any]]]:
         """The records that belong to the records `keys`, and to those, ..., per repository."""
@@ -266,16 +360,19 @@ class Repository(abc.ABC, Generic[T]):
         found = self._call(f"loading a {self._aggregate.record}", lambda: self._load([key]))
         return found[0] if found else None
 
-    def _wrote(
+    def _wrote(  # noqa: PLR0917 (the write's parts, as `Write` holds them)
         self,
         operation: Operation,
         key: UUID,
         before: T | None,
         after: T | None,
         at: pendulum.DateTime,
+        sources: Mapping[str, Any] | None = None,
     ) -> None:
         """Tell the unit of work's write hooks (the change log's first) about one write."""
-        write = Write(self._aggregate.record, key, operation, before, after, at, self._aggregate)
+        write = Write(
+            self._aggregate.record, key, operation, before, after, at, self._aggregate, sources
+        )
         for hook in self._uow._write_hooks:
             hook(write)
 
@@ -334,3 +431,16 @@ class Repository(abc.ABC, Generic[T]):
     @abc.abstractmethod
     def _delete_if(self, key: UUID, version: int) -> bool:
         """Delete the record and its children if it is stored at `version`; whether it was."""
+
+    @abc.abstractmethod
+    def _where(self, field: str, key: UUID, *, lock: bool) -> list[T]:
+        """The records whose `field` holds `key`, in id order; locked (as `_lock`) if `lock`."""
+
+    @abc.abstractmethod
+    def _repoint_rows(
+        self, field: str, old: UUID, new: UUID, shift: Mapping[str, int], keys: list[UUID]
+    ) -> int:
+        """Set `field` to `new` in the records `keys` whose `field` holds `old`; how many.
+
+        Each field of `shift` moves by its offset unless it is 0; the versions go up by one.
+        """

@@ -13,7 +13,7 @@ batch of n records is added in time linear in n.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -260,6 +260,7 @@ class MemoryUnitOfWork(UnitOfWork):
             for table, writes in self._writes.items():
                 self._check_keys_at_commit(table, writes)
                 self._check_parent_at_commit(table, writes)
+                self._check_locked_removals_at_commit(table, writes)
             add_events = store.outbox.add(self.tenant_id, self._events)
             for table, writes in self._writes.items():
                 committed = self._committed(table)
@@ -293,6 +294,25 @@ class MemoryUnitOfWork(UnitOfWork):
         for record in writes.values():
             if record is not None and self._read(parent.table, record.parent) is None:  # type: ignore[arg-type]
                 raise ConcurrencyError(parent.record, record.parent, None)
+
+    def _check_locked_removals_at_commit(
+        self, table: str, writes: dict[UUID, _Record | None]
+    ) -> None:
+        """Raise `ConcurrencyError` if others added records under a locked record removed here.
+
+        On a SQL store nobody can add a record under a locked one until the lock's unit of work
+        ends (the foreign key check waits, then fails); the memory store never waits, so the
+        removal fails instead of taking with it records it never saw (a merge, which locks
+        both customers, would otherwise lose what was added to the merged one meanwhile).
+        """
+        gone = {k for k, r in writes.items() if r is None and (table, k) in self._held}
+        if not gone:
+            return
+        for child in self._store._children.get(table, ()):
+            mine = self._writes.get(child.table, {})
+            for key, record in self._committed(child.table).records.items():
+                if record.parent in gone and key not in mine:
+                    raise ConcurrencyError(child.record, key, None)
 
     def _cascade_at_commit(self, table: str, parents: set[UUID], changes: Entries) -> None:
         """Remove the committed records that belong to the removed `parents` of `table`.
@@ -426,6 +446,32 @@ class MemoryRecords(Repository[T]):
         uow._write(self._name, key, None)
         self._remove_children(self._name, {key})
         return True
+
+    def _where(self, field: str, key: UUID, *, lock: bool) -> list[T]:
+        wanted = str(key)
+        keys = sorted(k for k, r in self._uow._scan(self._name) if r.row[field] == wanted)
+        if lock:
+            return [r for r in map(self._lock, keys) if r is not None]
+        return self._load(keys)
+
+    def _repoint_rows(
+        self, field: str, old: UUID, new: UUID, shift: Mapping[str, int], keys: list[UUID]
+    ) -> int:
+        uow, moved = self._uow, 0
+        for key in keys:
+            stored = uow._read(self._name, key)
+            if stored is None or stored.row[field] != str(old):
+                continue
+            obj = self._from(key, stored)
+            setattr(obj, field, new)
+            for name, offset in shift.items():
+                if getattr(obj, name):
+                    setattr(obj, name, getattr(obj, name) + offset)
+            record = self._record(obj, stored.row["version"] + 1)
+            self._check_keys(key, record, alone=True)
+            uow._write(self._name, key, record)
+            moved += 1
+        return moved
 
     def _remove_children(self, table: str, parents: set[UUID]) -> None:
         uow = self._uow

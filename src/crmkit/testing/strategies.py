@@ -33,6 +33,7 @@ from crmkit._money import MAX_INTEGER_DIGITS, Money
 from crmkit.customers import (
     DEFAULT_TIERS,
     MOVES,
+    Address,
     Anniversary,
     BuyingRole,
     Channel,
@@ -56,6 +57,7 @@ from crmkit.customers import (
     LifecycleChange,
     LifecycleStage,
     OwnerChanged,
+    QuietHours,
     Tier,
 )
 from crmkit.events import DomainEvent
@@ -77,6 +79,7 @@ from crmkit.pipeline import (
 )
 
 __all__ = [
+    "addresses",
     "anniversaries",
     "complaints",
     "contacts",
@@ -98,6 +101,7 @@ __all__ = [
     "money",
     "opportunities",
     "phone_numbers",
+    "quiet_hours",
     "texts",
     "tiers",
     "timezones",
@@ -357,6 +361,35 @@ def contacts(*, reports_to: UUID | None = None) -> st.SearchStrategy[Contact]:
         phones=st.lists(phone_numbers(), max_size=2).map(tuple),
         emails=st.lists(email_addresses(), max_size=2).map(tuple),
         birthday=st.none() | dates(),
+        external_id=st.none() | keys(max_size=128),
+        timezone=st.none() | timezones(),
+        opt_outs=_CHANNEL_SETS,
+        quiet_hours=st.none() | quiet_hours(),
+        do_not_contact=st.lists(do_not_contact_windows(), max_size=1).map(tuple),
+    )
+
+
+@functools.cache
+def quiet_hours() -> st.SearchStrategy[QuietHours]:
+    """Daily quiet hours, some of them over midnight."""
+    minutes = st.integers(0, 24 * 60 - 1).map(lambda m: dt.time(m // 60, m % 60))
+    return (
+        st.tuples(minutes, minutes)
+        .filter(lambda pair: pair[0] != pair[1])
+        .map(lambda pair: QuietHours(start=pair[0], end=pair[1]))
+    )
+
+
+@functools.cache
+def addresses() -> st.SearchStrategy[Address]:
+    """Postal addresses with some parts left empty."""
+    return st.builds(
+        Address,
+        street=texts(max_size=60, blank=True),
+        city=texts(max_size=30, blank=True),
+        region=texts(max_size=30, blank=True),
+        postcode=st.sampled_from(["", "518057", "200120", "10115", "SW1A 1AA"]),
+        country=st.none() | st.sampled_from(["CN", "DE", "GB", "US"]),
     )
 
 
@@ -371,6 +404,8 @@ def _customer_fields() -> dict[str, st.SearchStrategy[Any]]:
         "id": ids(),
         "kind": st.sampled_from(CustomerKind),
         "code": st.none() | keys(),
+        "external_id": st.none() | keys(max_size=128),
+        "address": st.none() | addresses(),
         "lifecycle": st.sampled_from(LifecycleStage),
         "source": st.none() | keys(),
         "tags": st.frozensets(keys(max_size=12), max_size=3),
@@ -392,6 +427,8 @@ def customers(draw: st.DrawFn, *, max_contacts: int = 4) -> Customer:
         person = draw(contacts())
         if person.id in {p.id for p in people}:
             continue
+        if person.external_id is not None and person.external_id in {p.external_id for p in people}:
+            person.external_id = None
         if people:
             boss = draw(st.integers(-1, len(people) - 1))
             person.reports_to = people[boss].id if boss >= 0 else None

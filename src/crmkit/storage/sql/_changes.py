@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from crmkit.storage._changes import Change, Entry, Query, decoded
+from crmkit.storage._changes import Change, Entry, Query, decoded, decoded_after
 from crmkit.storage.sql._types import Id, Instant
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def read_changes(
     return [
         Change(
             r.seq, r.tenant_id, r.actor_id, r.at, r.record, r.record_id, r.operation,
-            decoded(r.before), decoded(r.after),
+            decoded(r.before), *decoded_after(r.operation, r.after),
         )
         for r in connection.execute(statement)
     ]  # fmt: skip

@@ -19,8 +19,8 @@ class CustomerQueries:
     so a lookup neither builds nor compiles SQL.
 
     Attributes:
-        many: by ``ids``, ``owner`` or contact ``key`` (``kind`` and ``value``): the customers'
-            rows, and their contacts' rows.
+        many: by ``ids``, ``owner``, contact ``key`` (``kind`` and ``value``), ``external``
+            ids or ``contact_external`` ids: the customers' rows, and their contacts' rows.
         one: by ``id`` or ``code``: one customer's row joined with its contacts' rows (one
             round trip; the contacts' columns are labelled ``contact_*``).
     """
@@ -43,11 +43,18 @@ def customer_queries(t: Tables, dialect: sa.Dialect) -> CustomerQueries:
         ),
         "id": customers.c.id == sa.bindparam("id"),
         "ids": customers.c.id.in_(sa.bindparam("ids", expanding=True)),
+        "external": customers.c.external_id.in_(sa.bindparam("external", expanding=True)),
+        "contact_external": customers.c.id.in_(
+            sa.select(contacts.c.customer_id).where(
+                contacts.c.tenant_id == tenant,
+                contacts.c.external_id.in_(sa.bindparam("contact_external", expanding=True)),
+            )
+        ),
         "code": customers.c.code == sa.bindparam("code"),
         "owner": customers.c.owner_id == sa.bindparam("owner"),
     }
     many = {}
-    for by in ("ids", "owner", "key"):
+    for by in ("ids", "owner", "key", "external", "contact_external"):
         where = filters[by]
         rows = (
             sa.select(customers)

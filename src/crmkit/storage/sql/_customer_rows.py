@@ -7,19 +7,22 @@ surfaces as `CorruptRecord` instead of an invalid object.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit._converter import make_converter
 from crmkit.customers import (
+    Address,
     Anniversary,
     BuyingRole,
+    Channel,
     Contact,
     Customer,
     CustomerKind,
     DoNotContact,
     LifecycleStage,
+    QuietHours,
     Tier,
 )
 from crmkit.customers._custom_values import custom_in, custom_out
@@ -33,6 +36,7 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 CUSTOMER_COLUMNS = (
@@ -50,6 +54,7 @@ CUSTOMER_COLUMNS = (
     "timezone",
     "birthday",
     "details",
+    "external_id",
 )
 """The columns of the ``customers`` table, in table order."""
 CONTACT_COLUMNS = (
@@ -62,6 +67,7 @@ CONTACT_COLUMNS = (
     "reports_to",
     "birthday",
     "details",
+    "external_id",
 )
 """The columns of the ``contacts`` table, in table order."""
 
@@ -88,6 +94,8 @@ def customer_values(tenant_id: str, c: Customer, version: int) -> tuple[Any, ...
         details["do_not_contact"] = make_converter().unstructure(
             c.do_not_contact, tuple[DoNotContact, ...]
         )
+    if c.address is not None:
+        details["address"] = make_converter().unstructure(c.address, Address)
     tier = c.tier
     return (
         tenant_id,
@@ -104,6 +112,7 @@ def customer_values(tenant_id: str, c: Customer, version: int) -> tuple[Any, ...
         c.timezone,
         c.birthday,
         details,
+        c.external_id,
     )
 
 
@@ -118,8 +127,29 @@ def contact_values(tenant_id: str, c: Customer) -> list[tuple[Any, ...]]:
             details["phones"] = [n.e164 for n in p.phones]
         if p.emails:
             details["emails"] = [e.address for e in p.emails]
+        if p.timezone is not None:
+            details["timezone"] = p.timezone
+        if p.opt_outs:
+            details["opt_outs"] = sorted(ch.value for ch in p.opt_outs)
+        if p.quiet_hours is not None:
+            details["quiet_hours"] = make_converter().unstructure(p.quiet_hours, QuietHours)
+        if p.do_not_contact:
+            details["do_not_contact"] = make_converter().unstructure(
+                p.do_not_contact, tuple[DoNotContact, ...]
+            )
         rows.append(
-            (tenant_id, p.id, c.id, position, p.name, p.title, p.reports_to, p.birthday, details)
+            (
+                tenant_id,
+                p.id,
+                c.id,
+                position,
+                p.name,
+                p.title,
+                p.reports_to,
+                p.birthday,
+                details,
+                p.external_id,
+            )
         )
     return rows
 
@@ -149,7 +179,18 @@ def _contact(row: Mapping[Any, Any]) -> Contact:
         phones=tuple(PhoneNumber(n) for n in details.get("phones", ())),
         emails=tuple(EmailAddress(e) for e in details.get("emails", ())),
         birthday=row["birthday"],
+        external_id=row["external_id"],
+        timezone=details.get("timezone"),
+        opt_outs=frozenset(Channel(ch) for ch in details.get("opt_outs", ())),
+        quiet_hours=_trusted(details.get("quiet_hours"), QuietHours),
+        do_not_contact=make_converter(trusted=True).structure(
+            details.get("do_not_contact", []), tuple[DoNotContact, ...]
+        ),
     )
+
+
+def _trusted(value: Any, cls: type[T]) -> T | None:  # noqa: ANN401
+    return None if value is None else make_converter(trusted=True).structure(value, cls)
 
 
 def customer_from_rows(
@@ -169,6 +210,8 @@ def customer_from_rows(
             kind=CustomerKind(row["kind"]),
             name=row["name"],
             code=row["code"],
+            external_id=row["external_id"],
+            address=_trusted(details.get("address"), Address),
             owner_id=row["owner_id"],
             lifecycle=LifecycleStage(row["lifecycle"]),
             source=row["source"],

@@ -23,11 +23,13 @@ from sqlalchemy import (
 from crmkit.storage.sql._tables import MYSQL_OPTIONS, TENANT_LENGTH
 from crmkit.storage.sql._types import Document, Id
 
-__all__ = ["KEY_LENGTH", "customer_tables"]
+__all__ = ["EXTERNAL_LENGTH", "KEY_LENGTH", "customer_tables"]
 
 # An email address has at most 254 characters; lower-casing a few letters (U+0130) doubles
 # them. 512 utf8mb4 characters keep the primary key within InnoDB's 3072 bytes.
 KEY_LENGTH = 512
+EXTERNAL_LENGTH = 128
+"""The longest external id (a customer's or a contact's id in another system)."""
 
 
 def customer_tables(metadata: MetaData, *, prefix: str, schema: str | None) -> dict[str, Any]:
@@ -56,9 +58,12 @@ def customer_tables(metadata: MetaData, *, prefix: str, schema: str | None) -> d
         # Tags, custom fields, preferences, anniversaries and do-not-contact windows: read and
         # written with the customer, never queried alone (yet).
         Column("details", Document(), nullable=False),
+        # Added by migration 0009, so last.
+        Column("external_id", String(EXTERNAL_LENGTH)),
         PrimaryKeyConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "code"),
         Index(f"ix_{customers_name}_owner", "tenant_id", "owner_id", "id"),
+        Index(f"ix_{customers_name}_external", "tenant_id", "external_id", unique=True),
         **MYSQL_OPTIONS,
     )
     parent = f"{schema}.{customers_name}" if schema else customers_name
@@ -74,8 +79,9 @@ def customer_tables(metadata: MetaData, *, prefix: str, schema: str | None) -> d
         Column("title", String(200)),
         Column("reports_to", Id()),
         Column("birthday", Date),
-        # Roles, phone numbers and email addresses.
+        # Roles, phone numbers, email addresses, time zone, opt-outs, quiet hours and windows.
         Column("details", Document(), nullable=False),
+        Column("external_id", String(EXTERNAL_LENGTH)),  # added by migration 0009
         PrimaryKeyConstraint("tenant_id", "id"),
         ForeignKeyConstraint(
             ["tenant_id", "customer_id"],
@@ -83,6 +89,7 @@ def customer_tables(metadata: MetaData, *, prefix: str, schema: str | None) -> d
             ondelete="CASCADE",
         ),
         Index(f"ix_{prefix}contacts_customer", "tenant_id", "customer_id", "position"),
+        Index(f"ix_{prefix}contacts_external", "tenant_id", "external_id", unique=True),
         **MYSQL_OPTIONS,
     )
 

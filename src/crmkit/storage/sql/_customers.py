@@ -9,6 +9,8 @@ table refreshes its planner statistics (`PlannerStatistics`).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from itertools import groupby
 from typing import Any
 from uuid import UUID
@@ -21,7 +23,7 @@ from sqlalchemy.engine import Connection
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, Interaction
 from crmkit.errors import NotFound
-from crmkit.storage._arguments import a_key, a_page, a_phone, an_email
+from crmkit.storage._arguments import a_key, a_page, a_phone, an_email, external_keys
 from crmkit.storage._customers import timeline_span
 from crmkit.storage._repository import STALE
 from crmkit.storage.sql._customer_queries import customer_queries, interaction_queries
@@ -48,6 +50,8 @@ class SqlCustomers(SqlRecords[Customer]):
     def _names(self, table: sa.Table, columns: list[str]) -> tuple[str, str]:
         if table is self._t.customers:
             return "customer", columns[-1]
+        if table is self._t.contacts and columns[-1] == "external_id":
+            return "contact", "external_id"
         # A contact's id (its row's, or its phone numbers' and emails'), taken by another.
         return "contact", "id"
 
@@ -197,6 +201,36 @@ class SqlCustomers(SqlRecords[Customer]):
         found = self._run("loading a customer", lambda c: self._one(c, "code", code=code))
         if found is None:
             raise NotFound("customer with code", code)
+        return found
+
+    def by_external_ids(self, external_ids: Iterable[str]) -> dict[str, Customer]:
+        """See `CustomerRepository.by_external_ids`."""
+        self._uow._check_open()
+        wanted = external_keys(external_ids, "external_ids")
+        return {
+            c.external_id: c
+            for c in self._by_chunks("external", wanted)
+            if c.external_id is not None
+        }
+
+    def by_contact_external_ids(self, external_ids: Iterable[str]) -> dict[str, Customer]:
+        """See `CustomerRepository.by_contact_external_ids`."""
+        self._uow._check_open()
+        wanted = external_keys(external_ids, "external_ids")
+        asked = set(wanted)
+        return {
+            p.external_id: c
+            for c in self._by_chunks("contact_external", wanted)
+            for p in c.contacts
+            if p.external_id in asked
+        }
+
+    def _by_chunks(self, by: str, values: list[str]) -> list[Customer]:
+        """The customers `_many` finds `by` `values`, asked a chunk at a time."""
+        found: list[Customer] = []
+        for chunk in chunks(values):
+            params: dict[str, Any] = {"by": by, by: list(chunk)}
+            found.extend(self._run("loading customers", functools.partial(self._many, **params)))
         return found
 
     def by_owner(

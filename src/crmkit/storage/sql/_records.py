@@ -14,7 +14,7 @@ import datetime as dt
 import enum
 import functools
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -190,12 +190,17 @@ class SqlRecords(Repository[T]):
         """
         found: dict[str, tuple[str, str]] = {}
         for table in self._written():
-            for constraint in table.constraints:
-                if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint):
-                    names = [c.name for c in constraint.columns]
-                    key = self._names(table, names)
-                    found[str(constraint.name)] = key
-                    found[", ".join(f"{table.name}.{c}" for c in names)] = key
+            unique: list[sa.PrimaryKeyConstraint | sa.UniqueConstraint | sa.Index] = [
+                c
+                for c in table.constraints
+                if isinstance(c, sa.PrimaryKeyConstraint | sa.UniqueConstraint)
+            ]
+            unique.extend(i for i in table.indexes if i.unique)
+            for constraint in unique:
+                names = [c.name for c in constraint.columns]
+                key = self._names(table, names)
+                found[str(constraint.name)] = key
+                found[", ".join(f"{table.name}.{c}" for c in names)] = key
         return found
 
     def _written(self) -> list[sa.Table]:
@@ -387,6 +392,34 @@ class SqlRecords(Repository[T]):
         if self._connection.dialect.name != "sqlite":  # SQLite: the one writer already
             query = query.with_for_update()
         return self._connection.scalar(query) is not None
+
+    def _where(self, field: str, key: UUID, *, lock: bool) -> list[T]:
+        table = self._table
+        query = self._select(table.c[field] == key).order_by(table.c.id)
+        if lock and self._connection.dialect.name != "sqlite":  # SQLite: the one writer already
+            query = query.with_for_update()
+        return [self._from_row(r) for r in self._connection.execute(query).mappings()]
+
+    def _repoint_rows(
+        self, field: str, old: UUID, new: UUID, shift: Mapping[str, int], keys: list[UUID]
+    ) -> int:
+        table = self._table
+        values: dict[str, Any] = {field: new, "version": table.c.version + 1}
+        for name, offset in shift.items():
+            column = table.c[name]
+            values[name] = sa.case((column == 0, column), else_=column + offset)
+        moved = 0
+        for chunk in chunks(keys):
+            try:
+                done = self._connection.execute(
+                    table.update()
+                    .where(self._mine(table), table.c.id.in_(chunk), table.c[field] == old)
+                    .values(values)
+                )
+            except exc.IntegrityError as e:
+                raise self._duplicate(e, []) from e
+            moved += done.rowcount
+        return moved
 
     def _delete_projections(self, ids: sa.Select[Any]) -> None:
         """Delete the rows other tables keep for the records `ids` selects (none here).

@@ -7,8 +7,8 @@ opening time and cause, and by assignee and status), both belonging to a custome
 the departing owner and time). Each is created only if missing, so a run that MariaDB left
 half-applied (it commits every DDL statement at once) can simply run again.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-26
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 from crmkit.storage.sql._types import Document, Id, Instant
 from crmkit.storage.sql.migrations._context import MYSQL_OPTIONS, names
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
