@@ -38,6 +38,7 @@ WIRING_AND_APPS = {
     "crmkit._demo_credit",
     "crmkit.__main__",
     "crmkit.testing",
+    "crmkit.views",  # read-only views gathering several capabilities (the Customer 360)
 }
 
 

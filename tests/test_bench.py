@@ -1,5 +1,6 @@
 """The benchmarks measure what they say: ingest (the memory store against the same plain records)
-and funnel (crmkit, hand-written SQL and the Python references give the same answers)."""
+and funnel (crmkit, hand-written SQL and the Python references give the same answers), and dedupe
+(blocking finds the pairs comparing every pair finds)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,39 @@ def test_a_hand_sql_answer_that_differs_is_caught(
     monkeypatch.setattr(funnel_bench, "hand_channels", lambda c: attrs.evolve(hand(c), leads=-1))
     with pytest.raises(SystemExit, match="different answers"):
         funnel_bench.run(50, tmp_path, 1, 50)
+
+
+def load_bench(name: str) -> ModuleType:
+    """The module ``bench/<name>.py``, loaded as a test loads it."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def dedupe_bench() -> ModuleType:
+    return load_bench("dedupe")
+
+
+def test_the_dedupe_bench_compares_blocking_with_all_pairs(dedupe_bench: ModuleType) -> None:
+    # run() stops when the finder and all pairs do not report the same pairs.
+    found = dedupe_bench.run(300, 600)
+    assert found["same_pairs"] is True
+    assert (found["size"], found["large"]) == (300, 600)
+    assert found["pairs"] > 0
+    assert found["ratio"] > 0
+    assert 0 < found["f1"] <= 1
+    assert found["f1"] == found["all_pairs_f1"]
+    assert 0 < found["large_f1"] <= 1
+
+
+def test_a_dedupe_finder_that_misses_a_pair_is_caught(
+    dedupe_bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    find = dedupe_bench.find_duplicates
+    monkeypatch.setattr(dedupe_bench, "find_duplicates", lambda c, rules: find(c, rules=rules)[1:])
+    with pytest.raises(SystemExit, match="different pairs"):
+        dedupe_bench.run(200, 200)

@@ -23,7 +23,9 @@ PUBLIC = {
     "crmkit.events": "events.md",
     "crmkit.migrate": "migrate.md",
     "crmkit.testing.contract": "contract.md",
+    "crmkit.testing.duplicates": "duplicates.md",
     "crmkit.testing.strategies": "strategies.md",
+    "crmkit.views": "views.md",
 }
 
 

@@ -73,6 +73,7 @@ from crmkit.storage._customer_care import (
 from crmkit.storage._customers import CUSTOMERS
 from crmkit.testing import strategies as cs
 from crmkit.testing.contract import AggregateContract, SqlContract
+from crmkit.views import customer_360
 
 from .conftest import NOW, Backend
 
@@ -696,3 +697,14 @@ def test_a_merge_moves_the_merged_customers_complaints_and_history(backend: Back
         assert [c.stage for c in uow.lifecycle_changes.for_customer(a.id)] == [S.PROSPECT]
         assert uow.complaints.open_for(b.id) == []
         assert uow.lifecycle_changes.for_customer(b.id) == []
+
+
+def test_the_customer_360_view_shows_the_open_complaints(backend: Backend) -> None:
+    crm = backend.fresh()
+    acme = a_customer(crm)
+    late = run(crm, lambda uow: open_complaint(uow, a_complaint(acme.id)))
+    done = run(crm, lambda uow: open_complaint(uow, a_complaint(acme.id, cause="wrong_item")))
+    run(crm, lambda uow: resolve_complaint(uow, done.id, resolution="sent the right one"))
+    with crm.unit_of_work(actor="li", tenant="acme", read_only=True) as uow:
+        view = customer_360(uow, acme.id)
+    assert [c.id for c in view.open_complaints] == [late.id]

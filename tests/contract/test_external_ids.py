@@ -15,6 +15,8 @@ from crmkit.customers import (
     Customer,
     DoNotContact,
     QuietHours,
+    merge_customers,
+    plan_merge,
 )
 from crmkit.errors import DuplicateError, ValidationError
 
@@ -102,3 +104,27 @@ def test_bad_external_ids_are_refused(crm: crmkit.CRM, asked: object, field: str
     with crm.unit_of_work(actor="li") as uow, pytest.raises(ValidationError) as refused:
         uow.customers.by_external_ids(asked)  # type: ignore[arg-type]
     assert refused.value.issues[0].path == field
+
+
+def test_a_merge_keeps_the_external_ids_and_the_address_where_the_survivor_has_none(
+    crm: crmkit.CRM,
+) -> None:
+    a = _customer(None, Contact(name="a", external_id="P-A"), name="云杉")
+    b = _customer("ERP-9", Contact(name="b", external_id="P-B"), name="云杉科技")
+    b.address = Address(city="深圳市", postcode="518057", country="CN")
+    with crm.unit_of_work(actor="li") as uow:
+        uow.customers.add_many([a, b])
+    with crm.unit_of_work(actor="li", read_only=True) as uow:
+        plan = plan_merge(uow, into=a.id, merged=b.id)
+    assert plan.customer.external_id == "ERP-9"
+    assert plan.customer.address == b.address
+    with crm.unit_of_work(actor="li") as uow:
+        merge_customers(uow, into=a.id, merged=b.id)
+    with crm.unit_of_work(actor="li") as uow:
+        survivor = uow.customers.get(a.id)
+        assert survivor.external_id == "ERP-9"
+        assert survivor.address == b.address
+        assert {p.external_id for p in survivor.contacts} == {"P-A", "P-B"}
+        assert uow.customers.by_external_ids(["ERP-9"]) == {"ERP-9": survivor}
+        assert set(uow.customers.by_contact_external_ids(["P-A", "P-B"])) == {"P-A", "P-B"}
+        assert uow.customers.count() == 1

@@ -29,6 +29,27 @@ from crmkit.customers._complaint_services import (
 )
 from crmkit.customers._complaints import CauseCount, Complaint, ComplaintKind, ComplaintStatus
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType
+from crmkit.customers._dedupe import (
+    BlockingKey,
+    ContactPair,
+    DuplicatePair,
+    DuplicateRules,
+    Weight,
+)
+from crmkit.customers._dedupe_find import (
+    compare_all_pairs,
+    find_contact_duplicates,
+    find_duplicates,
+)
+from crmkit.customers._dedupe_normal import (
+    ALIAS_PROVIDERS,
+    COMPANY_SUFFIXES,
+    REGIONS,
+    company_key,
+    email_key,
+    person_key,
+)
+from crmkit.customers._dedupe_services import find_duplicate_contacts, find_duplicate_customers
 from crmkit.customers._events import (
     CustomerRegistered,
     CustomerRemoved,
@@ -80,6 +101,13 @@ from crmkit.customers._ownership import (
     TransferRule,
 )
 from crmkit.customers._ownership_services import transfer_ownership
+from crmkit.customers._permission import (
+    ContactPermission,
+    Refusal,
+    RefusalKind,
+    check_contact,
+    may_contact,
+)
 from crmkit.customers._services import (
     change_owner,
     log_interaction,
@@ -90,11 +118,15 @@ from crmkit.customers._services import (
 )
 
 __all__ = [
+    "ALIAS_PROVIDERS",
+    "COMPANY_SUFFIXES",
     "DEFAULT_TIERS",
     "MOVES",
     "POLICY_ACTOR",
+    "REGIONS",
     "Address",
     "Anniversary",
+    "BlockingKey",
     "BuyingRole",
     "ByRegion",
     "CauseCount",
@@ -110,6 +142,8 @@ __all__ = [
     "ComplaintStatus",
     "ConflictRule",
     "Contact",
+    "ContactPair",
+    "ContactPermission",
     "CustomField",
     "CustomFieldSchema",
     "CustomValue",
@@ -120,6 +154,8 @@ __all__ = [
     "CustomerUpdated",
     "CustomersMerged",
     "DoNotContact",
+    "DuplicatePair",
+    "DuplicateRules",
     "EvenSplit",
     "FieldType",
     "Interaction",
@@ -139,16 +175,29 @@ __all__ = [
     "OwnershipTransferred",
     "PurchaseSummary",
     "QuietHours",
+    "Refusal",
+    "RefusalKind",
     "Tier",
     "ToOne",
     "TransferRule",
+    "Weight",
     "apply_lifecycle_policy",
     "change_owner",
+    "check_contact",
     "check_move",
+    "company_key",
+    "compare_all_pairs",
+    "email_key",
+    "find_contact_duplicates",
+    "find_duplicate_contacts",
+    "find_duplicate_customers",
+    "find_duplicates",
     "log_interaction",
+    "may_contact",
     "merge_customers",
     "move_lifecycle",
     "open_complaint",
+    "person_key",
     "plan_merge",
     "reassign_complaint",
     "register_customer",

@@ -20,6 +20,7 @@ from crmkit.errors import Issue, NotFound
 from crmkit.storage._aggregates import Aggregate, Parent, UniqueKey
 from crmkit.storage._arguments import (
     a_key,
+    a_limit,
     a_page,
     a_phone,
     a_span,
@@ -212,6 +213,14 @@ class InteractionRepository(Protocol):
         """The customer's timeline from `since` (included) to `until` (excluded), oldest first."""
         ...
 
+    def recent(self, customer_id: UUID, *, limit: int = 20) -> list[Interaction]:
+        """The customer's `limit` latest interactions (at most 100,000), newest first.
+
+        Found through the timeline's index, newest end first: the cost grows with `limit`,
+        not with the length of the timeline.
+        """
+        ...
+
     def update(self, interaction: Interaction) -> None:
         """Store the changed interaction, if nobody changed it since it was read.
 
@@ -371,3 +380,16 @@ class MemoryInteractions(MemoryRecords[Interaction]):
             and (until is None or i.occurred_at < until)
         ]
         return sorted(found, key=lambda i: (i.occurred_at, i.id))
+
+    def recent(self, customer_id: UUID, *, limit: int = 20) -> list[Interaction]:
+        """See `InteractionRepository.recent`."""
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
+        a_limit(limit)
+        found = [
+            self._from(key, record)
+            for key, record in self._uow._scan(self._name)
+            if record.parent == customer_id
+        ]
+        found.sort(key=lambda i: (i.occurred_at, i.id), reverse=True)
+        return found[:limit]

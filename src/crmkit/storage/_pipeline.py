@@ -15,6 +15,7 @@ from uuid import UUID
 import pendulum
 
 from crmkit._rates import ExchangeRates
+from crmkit._validation import shown
 from crmkit.errors import ValidationError
 from crmkit.pipeline import (
     AssignmentBook,
@@ -39,6 +40,7 @@ __all__ = [
     "MemoryLeads",
     "MemoryOpportunities",
     "OpportunityRepository",
+    "a_company",
     "a_moment",
 ]
 
@@ -123,6 +125,18 @@ class LeadRepository(Protocol):
 
     def open_counts(self) -> dict[str, int]:
         """How many open leads each salesperson owns (those owning none are left out)."""
+        ...
+
+    def for_customer(self, customer_id: UUID) -> list[Lead]:
+        """The leads converted into the customer `customer_id`, in id order."""
+        ...
+
+    def open_by_company(self, company: str) -> list[Lead]:
+        """The open leads whose `company` is `company` exactly (as stored), in id order.
+
+        Raises:
+            ValidationError: `company` is not a non-empty string of at most 200 characters.
+        """
         ...
 
     def by_owner(
@@ -350,6 +364,15 @@ def a_moment(now: object) -> pendulum.DateTime:
     return found
 
 
+def a_company(company: object) -> str:
+    """`company` if it can name a lead's company; else `ValidationError` naming ``company``."""
+    if not isinstance(company, str) or not 0 < len(company) <= 200:  # noqa: PLR2004 (the column)
+        raise ValidationError.of(
+            "company", f"must be a non-empty string of at most 200 characters, not {shown(company)}"
+        )
+    return company
+
+
 class MemoryLeads(MemoryRecords[Lead]):
     """`LeadRepository` on the memory store."""
 
@@ -377,6 +400,24 @@ class MemoryLeads(MemoryRecords[Lead]):
             if row["status"] == LeadStatus.OPEN.value and row["owner_id"] is not None:
                 counts[row["owner_id"]] = counts.get(row["owner_id"], 0) + 1
         return dict(sorted(counts.items()))
+
+    def for_customer(self, customer_id: UUID) -> list[Lead]:
+        """See `LeadRepository.for_customer`."""
+        self._uow._check_open()
+        key = str(an_id(customer_id, "customer_id"))
+        keys = sorted(k for k, r in self._uow._scan(self._name) if r.row["customer_id"] == key)
+        return self._load(keys)
+
+    def open_by_company(self, company: str) -> list[Lead]:
+        """See `LeadRepository.open_by_company`."""
+        self._uow._check_open()
+        a_company(company)
+        keys = sorted(
+            k
+            for k, r in self._uow._scan(self._name)
+            if r.row["company"] == company and r.row["status"] == LeadStatus.OPEN.value
+        )
+        return self._load(keys)
 
     def by_owner(
         self, owner_id: str, *, after: UUID | None = None, limit: int | None = None

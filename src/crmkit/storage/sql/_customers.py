@@ -23,7 +23,15 @@ from sqlalchemy.engine import Connection
 from crmkit._contact_points import EmailAddress, PhoneNumber
 from crmkit.customers import Customer, Interaction
 from crmkit.errors import NotFound
-from crmkit.storage._arguments import a_key, a_page, a_phone, an_email, external_keys
+from crmkit.storage._arguments import (
+    a_key,
+    a_limit,
+    a_page,
+    a_phone,
+    an_email,
+    an_id,
+    external_keys,
+)
 from crmkit.storage._customers import timeline_span
 from crmkit.storage._repository import STALE
 from crmkit.storage.sql._customer_queries import customer_queries, interaction_queries
@@ -286,4 +294,18 @@ class SqlInteractions(SqlRecords[Interaction]):
         if until is not None:
             params["until"] = until
         rows = self._run("loading a timeline", lambda c: query(c, params))
+        return [self._from_row(r) for r in rows]
+
+    def recent(self, customer_id: UUID, *, limit: int = 20) -> list[Interaction]:
+        """See `InteractionRepository.recent`."""
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
+        a_limit(limit)
+        table = self._table
+        query = (
+            self._select(table.c.customer_id == customer_id)
+            .order_by(table.c.occurred_at.desc(), table.c.id.desc())
+            .limit(limit)
+        )
+        rows = self._run("loading a timeline", lambda c: c.execute(query).mappings().all())
         return [self._from_row(r) for r in rows]

@@ -31,7 +31,7 @@ from crmkit.pipeline._funnel import (
     micros,
 )
 from crmkit.storage._arguments import a_key, a_limit, a_page, an_id
-from crmkit.storage._pipeline import a_moment
+from crmkit.storage._pipeline import a_company, a_moment
 from crmkit.storage.sql._records import SqlRecords, chunks
 from crmkit.storage.sql._sums import exact_sums, is_overflow
 
@@ -97,6 +97,25 @@ class SqlLeads(_Paged[Lead]):
             "loading leads due for reclaim",
             lambda c: [self._from_row(r) for r in c.execute(query).mappings()],
         )
+
+    def for_customer(self, customer_id: UUID) -> list[Lead]:
+        """See `LeadRepository.for_customer`."""
+        self._uow._check_open()
+        an_id(customer_id, "customer_id")
+        return self._ids_where(self._table.c.customer_id == customer_id, after=None, limit=None)
+
+    def open_by_company(self, company: str) -> list[Lead]:
+        """See `LeadRepository.open_by_company`."""
+        self._uow._check_open()
+        a_company(company)
+        table = self._table
+        where = sa.and_(table.c.company == company, table.c.status == LeadStatus.OPEN.value)
+        # MariaDB's collation ignores trailing spaces: the comparison is exact only here.
+        return [
+            lead
+            for lead in self._ids_where(where, after=None, limit=None)
+            if lead.company == company
+        ]
 
     def open_counts(self) -> dict[str, int]:
         """See `LeadRepository.open_counts`."""
