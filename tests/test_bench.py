@@ -114,3 +114,38 @@ def test_a_dedupe_finder_that_misses_a_pair_is_caught(
     monkeypatch.setattr(dedupe_bench, "find_duplicates", lambda c, rules: find(c, rules=rules)[1:])
     with pytest.raises(SystemExit, match="different pairs"):
         dedupe_bench.run(200, 200)
+
+
+@pytest.fixture(scope="module")
+def transfer() -> ModuleType:
+    return load_bench("import_export")
+
+
+@pytest.mark.slow
+def test_an_import_streams_the_file_in_bounded_memory(transfer: ModuleType, tmp_path: Path) -> None:
+    import csv
+    import tracemalloc
+
+    def peak_of(rows: int) -> tuple[Path, float]:
+        path = tmp_path / f"{rows}.csv"
+        transfer.write_file(path, rows)
+        _, peak, added = transfer.import_peak(
+            f"sqlite:///{tmp_path / f'{rows}.db'}", path, batch=250
+        )
+        assert added == rows
+        return path, peak
+
+    peak_of(300)  # caches and lazy imports filled once, as in any long-running process
+    _, small = peak_of(1_000)
+    path, large = peak_of(4_000)
+    tracemalloc.start()
+    with path.open(encoding="utf-8", newline="") as stream:
+        whole = list(csv.DictReader(stream))
+    read_whole = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    assert len(whole) == 4_000
+    # Four times the rows, about the same peak: the import holds a batch, not the file.
+    assert large < small * 1.3 + 0.3, (small, large)
+    # Reading a file whole grows with its rows; at 100,000 rows (25 times this one) it would
+    # need more than ten times what the import of any size holds.
+    assert large < read_whole * 25 / 10, (large, read_whole)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import crmkit
 from crmkit import migrate
 from crmkit.__main__ import main
 from crmkit.storage.sql import build_tables
@@ -188,3 +189,95 @@ def test_a_url_that_is_no_url_is_one_line_on_stderr(capsys: pytest.CaptureFixtur
         code, _, err = run(capsys, command, "not a url")
         assert code == 1
         assert err.startswith("crmkit: url: cannot open 'not a url'")
+
+
+@pytest.fixture
+def migrated(url: str) -> str:
+    """The URL of a database with crmkit's tables."""
+    migrate.upgrade(url)
+    return url
+
+
+def a_file(folder: Path, name: str, text: str) -> Path:
+    """A file `name` in `folder` holding `text`."""
+    path = folder / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_import_reports_refused_rows_and_fails_and_export_writes_what_landed(
+    migrated: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = migrated
+    file = a_file(
+        tmp_path, "customers.csv", "Company,owner_id,Tel\nAcme,li.na,\n,li.na,\nBolt,li.na,\n"
+    )
+    mapping = a_file(tmp_path, "mapping.json", '{"Company": "name", "Tel": null}')
+    code = main(["import", url, str(file), "--mapping", str(mapping), "--batch", "2"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == (
+        "3 rows read: 2 added, 0 updated, 0 unchanged, 1 failed\nrow 3, Company: is required\n"
+    )
+    assert err == ""  # no progress bar but on a terminal
+    exported = tmp_path / "out.jsonl"
+    assert run(capsys, "export", url, str(exported)) == (
+        0,
+        f"2 customers written to {exported}\n",
+        "",
+    )
+    names = [
+        line.split('"name": ')[1].split(",")[0]
+        for line in exported.read_text("utf-8").split("\n")
+        if line
+    ]
+    assert sorted(names) == ['"Acme"', '"Bolt"']
+    code, out, _ = run(capsys, "export", url, "--format", "csv")
+    assert out.startswith("id,external_id,name,")
+    assert out.count("\n") == 3
+    # The events wait in the outbox for the host's relay worker.
+    with crmkit.open(url) as crm:
+        assert crm.relay().delivered == 2
+
+
+def test_import_of_contacts_takes_a_region_and_succeeds(
+    migrated: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = migrated
+    customers = a_file(tmp_path, "c.csv", "external_id,name,owner_id\nERP-1,Acme,li\n")
+    contacts = a_file(
+        tmp_path,
+        "p.jsonl",
+        '{"customer_external_id": "ERP-1", "name": "Wang Wei", "phones": ["138 0013 8000"]}\n',
+    )
+    assert run(capsys, "import", url, str(customers))[0] == 0
+    code, out, _ = run(capsys, "import", url, str(contacts), "--contacts", "--region", "CN")
+    assert (code, out) == (0, "1 rows read: 1 added, 0 updated, 0 unchanged, 0 failed\n")
+    code, out, _ = run(capsys, "export", url, "--contacts")
+    assert "+8613800138000" in out
+
+
+def test_import_of_a_missing_file_is_one_line_on_stderr(
+    migrated: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = migrated
+    code, _, err = run(capsys, "import", url, "no-such.csv")
+    assert code == 1
+    assert "file: cannot open 'no-such.csv'" in err
+
+
+def test_import_refuses_unknown_columns_unless_told_to_ignore_them(
+    migrated: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = migrated
+    file = a_file(tmp_path, "customers.csv", "name,owner_id,notes\nAcme,li,call back\n")
+    assert main(["import", url, str(file)]) == 1
+    out = capsys.readouterr().out
+    unknown = "is not a column of a customers file (map it, or ignore it with ignore_unknown)"
+    assert out.splitlines() == [
+        "0 rows read: 0 added, 0 updated, 0 unchanged, 0 failed",
+        f"row 1, notes: {unknown}",
+    ]
+    assert run(capsys, "import", url, str(file), "--ignore-unknown")[1] == (
+        "1 rows read: 1 added, 0 updated, 0 unchanged, 0 failed\n"
+    )

@@ -3,8 +3,9 @@
 ``migrate`` creates or upgrades crmkit's tables; ``current`` tells their revision; ``verify``
 checks it is the one this crmkit needs; ``downgrade`` goes back explicitly; ``stamp`` records
 a revision without running a migration (to adopt tables made otherwise). ``relay`` delivers
-the outbox's events to the handlers a host function subscribes, as a worker. Errors are one
-line on stderr, with exit status 1.
+the outbox's events to the handlers a host function subscribes, as a worker. ``import`` and
+``export`` move customers and contacts in and out as CSV or JSON Lines; an import with refused
+rows lists them and exits with status 1. Errors are one line on stderr, with exit status 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import crmkit
 import crmkit.events
@@ -94,6 +96,70 @@ def _verify(args: argparse.Namespace) -> int:
 
     migrate.verify(args.url, prefix=args.prefix, schema=args.schema)
     print(f"crmkit's tables are at revision {migrate.head()}, as this crmkit needs")
+    return 0
+
+
+def _transfer_crm(args: argparse.Namespace) -> crmkit.CRM:
+    # The command has no subscribers: the import's events stay in the outbox for the host's
+    # relay worker (`crmkit relay`), instead of being marked delivered to nobody.
+    return crmkit.open(args.url, tenant=args.tenant, relay_on_commit=False)
+
+
+def _progress_bar() -> Any:  # noqa: ANN401 (a tqdm bar; tqdm has no type hints)
+    """A progress bar of rows on stderr (none unless stderr is a terminal)."""
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    return tqdm(unit=" rows", file=sys.stderr, disable=None)
+
+
+def _import(args: argparse.Namespace) -> int:
+    import json
+
+    from crmkit.customers import ColumnMapping, import_contacts, import_customers
+
+    mapping = None
+    if args.mapping:
+        try:
+            mapping = json.loads(Path(args.mapping).read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise crmkit.ValidationError.of("--mapping", f"cannot read {args.mapping}: {e}") from e
+    if mapping is not None or args.ignore_unknown:
+        mapping = ColumnMapping(mapping or {}, ignore_unknown=args.ignore_unknown)
+    run = import_contacts if args.contacts else import_customers
+    with _transfer_crm(args) as crm, _progress_bar() as bar:
+        report = run(
+            crm,
+            args.file,
+            actor=args.actor,
+            format=args.format,
+            mapping=mapping,
+            region=args.region,
+            batch_size=args.batch,
+            progress=lambda done: bar.update(done - bar.n),
+        )
+    print(report.summary())
+    for error in report.errors:
+        print(error)
+    if report.failed > len(report.errors):
+        print(f"... and more ({report.failed} rows failed in all)")
+    return 0 if report.ok else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from crmkit.customers import export_contacts, export_customers
+
+    run = export_contacts if args.contacts else export_customers
+    to_stdout = args.file == "-"
+    what = "contacts" if args.contacts else "customers"
+    with _transfer_crm(args) as crm, _progress_bar() as bar:
+        written = run(
+            crm,
+            sys.stdout if to_stdout else args.file,
+            format=args.format or (None if not to_stdout else "csv"),
+            progress=lambda done: bar.update(done - bar.n),
+        )
+    if not to_stdout:
+        print(f"{written} {what} written to {args.file}")
     return 0
 
 
@@ -217,6 +283,37 @@ def _parser() -> argparse.ArgumentParser:
         default=7.0,
         help="delete delivered events older than this, every hour (default: 7)",
     )
+
+    def transfer(name: str, run: Callable[[argparse.Namespace], int], summary: str) -> None:
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("url", help="database URL (a SQLAlchemy URL)")
+        if name == "import":
+            command.add_argument("file", help="the CSV or JSON Lines file")
+        else:
+            command.add_argument("file", nargs="?", default="-", help="the file (- : stdout)")
+        command.add_argument(
+            "--contacts", action="store_true", help="contacts rather than customers"
+        )
+        command.add_argument(
+            "--format", choices=["csv", "jsonl"], default=None, help="default: by file name"
+        )
+        command.add_argument("--tenant", default=crmkit.DEFAULT_TENANT, help="the tenant")
+        command.set_defaults(run=run)
+        if name == "import":
+            command.add_argument("--actor", default="crmkit.import", help="who imports")
+            command.add_argument(
+                "--mapping", default=None, help="a JSON file: the file's column -> crmkit's"
+            )
+            command.add_argument(
+                "--region", default=None, help="country of phone numbers without +, e.g. CN"
+            )
+            command.add_argument("--batch", type=int, default=500, help="rows per transaction")
+            command.add_argument(
+                "--ignore-unknown", action="store_true", help="ignore columns crmkit does not know"
+            )
+
+    transfer("import", _import, "import customers (or contacts) from CSV or JSON Lines")
+    transfer("export", _export, "export customers (or contacts) to CSV or JSON Lines")
     return parser
 
 

@@ -58,6 +58,15 @@ from crmkit.customers._events import (
     InteractionLogged,
     OwnerChanged,
 )
+from crmkit.customers._export import export_contacts, export_customers
+from crmkit.customers._files import FileFormat
+from crmkit.customers._import import (
+    ColumnMapping,
+    ImportReport,
+    RowError,
+    import_contacts,
+    import_customers,
+)
 from crmkit.customers._interactions import Interaction, InteractionKind
 from crmkit.customers._lifecycle import (
     MOVES,
@@ -131,6 +140,7 @@ __all__ = [
     "ByRegion",
     "CauseCount",
     "Channel",
+    "ColumnMapping",
     "Complaint",
     "ComplaintKind",
     "ComplaintOpened",
@@ -158,6 +168,8 @@ __all__ = [
     "DuplicateRules",
     "EvenSplit",
     "FieldType",
+    "FileFormat",
+    "ImportReport",
     "Interaction",
     "InteractionKind",
     "InteractionLogged",
@@ -177,6 +189,7 @@ __all__ = [
     "QuietHours",
     "Refusal",
     "RefusalKind",
+    "RowError",
     "Tier",
     "ToOne",
     "TransferRule",
@@ -188,10 +201,14 @@ __all__ = [
     "company_key",
     "compare_all_pairs",
     "email_key",
+    "export_contacts",
+    "export_customers",
     "find_contact_duplicates",
     "find_duplicate_contacts",
     "find_duplicate_customers",
     "find_duplicates",
+    "import_contacts",
+    "import_customers",
     "log_interaction",
     "may_contact",
     "merge_customers",
