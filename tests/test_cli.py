@@ -51,12 +51,12 @@ def test_migrate_then_current_and_verify_agree(
     assert code == 1
     assert f"has no crmkit tables; run `crmkit migrate {url}`" in err
     assert (
-        run(capsys, "migrate", url)[1] == "crmkit's tables upgraded from nothing to revision 0009\n"
+        run(capsys, "migrate", url)[1] == "crmkit's tables upgraded from nothing to revision 0010\n"
     )
-    assert run(capsys, "current", url) == (0, "0009 (head)\n", "")
+    assert run(capsys, "current", url) == (0, "0010 (head)\n", "")
     assert run(capsys, "verify", url) == (
         0,
-        "crmkit's tables are at revision 0009, as this crmkit needs\n",
+        "crmkit's tables are at revision 0010, as this crmkit needs\n",
         "",
     )
 
@@ -67,32 +67,32 @@ def test_migrate_to_an_older_revision_is_refused_and_downgrade_does_it(
     run(capsys, "migrate", url)
     code, _, err = run(capsys, "migrate", url, "--revision", "0001")
     assert code == 1
-    assert "are at revision 0009, past 0001; an upgrade never goes back" in err
+    assert "are at revision 0010, past 0001; an upgrade never goes back" in err
     assert suggested(err, "downgrade") == ["downgrade", url, "--revision", "0001"]
-    assert migrate.current(url) == "0009"
+    assert migrate.current(url) == "0010"
 
     assert run(capsys, "downgrade", url, "--revision", "0001")[1] == (
-        "crmkit's tables downgraded from 0009 to revision 0001\n"
+        "crmkit's tables downgraded from 0010 to revision 0001\n"
     )
     assert (
         run(capsys, "current", url)[1]
-        == "0001 (this crmkit's newest is 0009; see `crmkit verify`)\n"
+        == "0001 (this crmkit's newest is 0010; see `crmkit verify`)\n"
     )
     code, _, err = run(capsys, "verify", url)
     assert code == 1
-    assert "has crmkit schema revision 0001, but this crmkit needs 0009" in err
+    assert "has crmkit schema revision 0001, but this crmkit needs 0010" in err
     assert run(capsys, "downgrade", url, "--revision", "0001")[1] == (
         "crmkit's tables are already at revision 0001\n"
     )
     assert run(capsys, "migrate", url, "--revision", "0001")[1] == (
-        "crmkit's tables are already at revision 0001 (the newest is 0009)\n"
+        "crmkit's tables are already at revision 0001 (the newest is 0010)\n"
     )
     code, _, err = run(capsys, "downgrade", url, "--revision", "0002")
     assert code == 1
     assert "a downgrade never goes forward" in err
-    assert run(capsys, "migrate", url)[1] == "crmkit's tables upgraded from 0001 to revision 0009\n"
+    assert run(capsys, "migrate", url)[1] == "crmkit's tables upgraded from 0001 to revision 0010\n"
     assert run(capsys, "downgrade", url, "--revision", "base")[1] == (
-        "crmkit's tables downgraded from 0009 to base: removed\n"
+        "crmkit's tables downgraded from 0010 to base: removed\n"
     )
     assert not [t for t in sa.inspect(sa.create_engine(url)).get_table_names() if "customers" in t]
 
@@ -112,14 +112,14 @@ def test_a_database_newer_than_this_crmkit_is_named_so(
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE crmkit_alembic_version SET version_num = '9999'"))
     engine.dispose()
-    newer = "has crmkit schema revision 9999, newer than this crmkit knows (it ends at 0009)"
+    newer = "has crmkit schema revision 9999, newer than this crmkit knows (it ends at 0010)"
     for command in (["migrate", url], ["verify", url], ["downgrade", url, "--revision", "0001"]):
         code, _, err = run(capsys, *command)
         assert code == 1
         assert newer in err
         assert "Can't locate" not in err
     assert run(capsys, "current", url)[1] == (
-        "9999 (this crmkit's newest is 0009; see `crmkit verify`)\n"
+        "9999 (this crmkit's newest is 0010; see `crmkit verify`)\n"
     )
 
 
@@ -165,11 +165,11 @@ def test_tables_without_a_revision_are_adopted_with_the_stamp_command_suggested(
     code, out, _ = run(capsys, *stamp)
     assert (code, out) == (
         0,
-        "crmkit's tables recorded as revision 0009 (was none); no migration was run\n",
+        "crmkit's tables recorded as revision 0010 (was none); no migration was run\n",
     )
     assert (
         run(capsys, *suggested(err, "migrate"))[1]
-        == "crmkit's tables are up to date (revision 0009)\n"
+        == "crmkit's tables are up to date (revision 0010)\n"
     )
     assert run(capsys, "verify", url, "--prefix", prefix)[0] == 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from crmkit._converter import register_hooks
 from crmkit.credit import CreditNote, CreditOverride, Order, Payment
-from crmkit.customers import CustomFieldSchema
+from crmkit.customers import CustomFieldSchema, OwnershipTransfer
 from crmkit.customers._custom_values import configure_converter
 from crmkit.pipeline import AssignmentBook
 from crmkit.storage._credit import (
@@ -32,6 +32,15 @@ from crmkit.storage._credit import (
     MemoryLedgerEntries,
 )
 from crmkit.storage._credit_merge import CreditAccountMerge
+from crmkit.storage._customer_care import (
+    COMPLAINTS,
+    LIFECYCLE_CHANGES,
+    OWNERSHIP_TRANSFERS,
+    ComplaintRepository,
+    LifecycleChangeRepository,
+    MemoryComplaints,
+    MemoryLifecycleChanges,
+)
 from crmkit.storage._customer_merge import CustomerMerge
 from crmkit.storage._customers import (
     CUSTOMERS,
@@ -55,6 +64,7 @@ from crmkit.storage._registry import register
 from crmkit.storage._repository import Repository
 
 __all__ = [
+    "ComplaintRepository",
     "CreditAccountRepository",
     "CreditOperationRepository",
     "CustomFieldSchema",
@@ -63,6 +73,7 @@ __all__ = [
     "InvoiceRepository",
     "LeadRepository",
     "LedgerEntryRepository",
+    "LifecycleChangeRepository",
     "OpportunityRepository",
     "Repositories",
 ]
@@ -88,6 +99,9 @@ class Repositories:
     ledger_entries: LedgerEntryRepository
     credit_operations: CreditOperationRepository
     credit_overrides: Repository[CreditOverride]
+    lifecycle_changes: LifecycleChangeRepository
+    complaints: ComplaintRepository
+    ownership_transfers: Repository[OwnershipTransfer]
 
 
 register_hooks(configure_converter)
@@ -151,3 +165,19 @@ register(
     sql="crmkit.storage.sql._credit:SqlCreditOperations",
 )
 register(CREDIT_OVERRIDES, attribute="credit_overrides")
+register(
+    LIFECYCLE_CHANGES,
+    attribute="lifecycle_changes",
+    memory=MemoryLifecycleChanges,
+    sql="crmkit.storage.sql._customer_care:SqlLifecycleChanges",
+    # The merged customer's moves join the survivor's history, kept as they were.
+    merge=Repoint("customer_id"),
+)
+register(
+    COMPLAINTS,
+    attribute="complaints",
+    memory=MemoryComplaints,
+    sql="crmkit.storage.sql._customer_care:SqlComplaints",
+    merge=Repoint("customer_id"),
+)
+register(OWNERSHIP_TRANSFERS, attribute="ownership_transfers")

@@ -215,7 +215,7 @@ def test_every_registered_aggregate_that_names_customers_has_a_merge_rule() -> N
 
 
 @attrs.define(kw_only=True)
-class Complaint:
+class Grievance:
     customer_id: Any
     id: Any = attrs.field(factory=crmkit.new_id)
     version: int = 0
@@ -243,9 +243,9 @@ def restore_registry() -> Any:
     "aggregate",
     [
         Aggregate(
-            Complaint,
-            "complaint",
-            "complaints",
+            Grievance,
+            "grievance",
+            "grievances",
             parent=Parent("customer", "customers", "customer_id"),
         ),
         Aggregate(Referral, "referral", "referrals", references={"referred_by": "customers"}),

@@ -9,6 +9,25 @@ Examples:
     <LifecycleStage.LEAD: 'lead'>
 """
 
+from crmkit.customers._care_events import (
+    ComplaintOpened,
+    ComplaintReassigned,
+    ComplaintRejected,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintStarted,
+    LifecycleChanged,
+    OwnershipTransferred,
+)
+from crmkit.customers._complaint_services import (
+    open_complaint,
+    reassign_complaint,
+    reject_complaint,
+    reopen_complaint,
+    resolve_complaint,
+    start_complaint,
+)
+from crmkit.customers._complaints import CauseCount, Complaint, ComplaintKind, ComplaintStatus
 from crmkit.customers._custom_fields import CustomField, CustomFieldSchema, FieldType
 from crmkit.customers._dedupe import (
     BlockingKey,
@@ -49,6 +68,17 @@ from crmkit.customers._import import (
     import_customers,
 )
 from crmkit.customers._interactions import Interaction, InteractionKind
+from crmkit.customers._lifecycle import (
+    MOVES,
+    POLICY_ACTOR,
+    LifecycleChange,
+    LifecycleDecision,
+    LifecycleMove,
+    LifecyclePolicy,
+    PurchaseSummary,
+    check_move,
+)
+from crmkit.customers._lifecycle_services import apply_lifecycle_policy, move_lifecycle
 from crmkit.customers._merge import (
     ConflictRule,
     MergePlan,
@@ -72,6 +102,14 @@ from crmkit.customers._model import (
     QuietHours,
     Tier,
 )
+from crmkit.customers._ownership import (
+    ByRegion,
+    EvenSplit,
+    OwnershipTransfer,
+    ToOne,
+    TransferRule,
+)
+from crmkit.customers._ownership_services import transfer_ownership
 from crmkit.customers._permission import (
     ContactPermission,
     Refusal,
@@ -92,13 +130,26 @@ __all__ = [
     "ALIAS_PROVIDERS",
     "COMPANY_SUFFIXES",
     "DEFAULT_TIERS",
+    "MOVES",
+    "POLICY_ACTOR",
     "REGIONS",
     "Address",
     "Anniversary",
     "BlockingKey",
     "BuyingRole",
+    "ByRegion",
+    "CauseCount",
     "Channel",
     "ColumnMapping",
+    "Complaint",
+    "ComplaintKind",
+    "ComplaintOpened",
+    "ComplaintReassigned",
+    "ComplaintRejected",
+    "ComplaintReopened",
+    "ComplaintResolved",
+    "ComplaintStarted",
+    "ComplaintStatus",
     "ConflictRule",
     "Contact",
     "ContactPair",
@@ -115,25 +166,38 @@ __all__ = [
     "DoNotContact",
     "DuplicatePair",
     "DuplicateRules",
+    "EvenSplit",
     "FieldType",
     "FileFormat",
     "ImportReport",
     "Interaction",
     "InteractionKind",
     "InteractionLogged",
+    "LifecycleChange",
+    "LifecycleChanged",
+    "LifecycleDecision",
+    "LifecycleMove",
+    "LifecyclePolicy",
     "LifecycleStage",
     "MergePlan",
     "MergePolicy",
     "MergeResult",
     "OwnerChanged",
+    "OwnershipTransfer",
+    "OwnershipTransferred",
+    "PurchaseSummary",
     "QuietHours",
     "Refusal",
     "RefusalKind",
     "RowError",
     "Tier",
+    "ToOne",
+    "TransferRule",
     "Weight",
+    "apply_lifecycle_policy",
     "change_owner",
     "check_contact",
+    "check_move",
     "company_key",
     "compare_all_pairs",
     "email_key",
@@ -148,10 +212,18 @@ __all__ = [
     "log_interaction",
     "may_contact",
     "merge_customers",
+    "move_lifecycle",
+    "open_complaint",
     "person_key",
     "plan_merge",
+    "reassign_complaint",
     "register_customer",
     "register_customers",
+    "reject_complaint",
     "remove_customer",
+    "reopen_complaint",
+    "resolve_complaint",
+    "start_complaint",
+    "transfer_ownership",
     "update_customer",
 ]

@@ -207,6 +207,14 @@ class OpportunityRepository(Protocol):
         """
         ...
 
+    def lock(self, opportunity_id: UUID) -> Opportunity:
+        """The opportunity, locked against other writers till the unit of work ends.
+
+        Raises:
+            NotFound: no such opportunity in this tenant.
+        """
+        ...
+
     def get_many(self, opportunity_ids: Iterable[UUID]) -> list[Opportunity]:
         """The opportunities with these ids that exist, in the order the ids were given."""
         ...

@@ -32,10 +32,14 @@ from crmkit._ids import new_id
 from crmkit._money import MAX_INTEGER_DIGITS, Money
 from crmkit.customers import (
     DEFAULT_TIERS,
+    MOVES,
     Address,
     Anniversary,
     BuyingRole,
     Channel,
+    Complaint,
+    ComplaintKind,
+    ComplaintStatus,
     Contact,
     Customer,
     CustomerKind,
@@ -50,6 +54,7 @@ from crmkit.customers import (
     Interaction,
     InteractionKind,
     InteractionLogged,
+    LifecycleChange,
     LifecycleStage,
     OwnerChanged,
     QuietHours,
@@ -76,6 +81,7 @@ from crmkit.pipeline import (
 __all__ = [
     "addresses",
     "anniversaries",
+    "complaints",
     "contacts",
     "currencies",
     "custom_field_schemas",
@@ -91,6 +97,7 @@ __all__ = [
     "interactions",
     "keys",
     "leads",
+    "lifecycle_changes",
     "money",
     "opportunities",
     "phone_numbers",
@@ -557,3 +564,44 @@ def opportunities(
         else:
             reopen(deal, pipeline, at=at, reason="asked again")
     return deal
+
+
+_CAUSES = st.sampled_from(["late_delivery", "wrong_item", "rude_staff", "billing_error"])
+
+
+@st.composite
+def complaints(draw: st.DrawFn, customer_id: UUID | None = None) -> Complaint:
+    """Complaints and feedback in any status (of the customer with `customer_id`, if given)."""
+    opened = draw(_WALK_STARTS)
+    complaint = Complaint(
+        customer_id=customer_id if customer_id is not None else draw(ids()),
+        subject=draw(texts(max_size=200)),
+        opened_at=opened,
+        kind=draw(st.sampled_from(ComplaintKind)),
+        contact_id=draw(st.none() | ids()),
+        description=draw(st.text(_LETTERS | st.sampled_from("\n\t"), max_size=300)),
+        cause=draw(st.none() | _CAUSES | keys()),
+        assignee_id=draw(st.none() | _SALESPEOPLE),
+        due=draw(st.none() | _STEPS.map(lambda step: opened + step)),
+    )
+    status = draw(st.sampled_from(ComplaintStatus))
+    if status is ComplaintStatus.IN_PROGRESS:
+        complaint.start()
+    elif status in (ComplaintStatus.RESOLVED, ComplaintStatus.REJECTED):
+        close = complaint.resolve if status is ComplaintStatus.RESOLVED else complaint.reject
+        close(draw(texts(max_size=2000)), at=opened + draw(_STEPS))
+    return complaint
+
+
+@st.composite
+def lifecycle_changes(draw: st.DrawFn, customer_id: UUID | None = None) -> LifecycleChange:
+    """Allowed moves between lifecycle stages (of the customer with `customer_id`, if given)."""
+    previous = draw(st.sampled_from(LifecycleStage))
+    return LifecycleChange(
+        customer_id=customer_id if customer_id is not None else draw(ids()),
+        previous=previous,
+        stage=draw(st.sampled_from(sorted(MOVES[previous]))),
+        at=draw(instants()),
+        by=draw(keys()),
+        reason=draw(texts(max_size=500)),
+    )

@@ -23,6 +23,7 @@ from crmkit.credit import (
 )
 from crmkit.customers import (
     Channel,
+    Complaint,
     Contact,
     ContactPermission,
     Customer,
@@ -98,6 +99,7 @@ class Customer360:
             order.
         credit: its credit standing; ``None`` when it has no credit account.
         at: the moment the view was taken (UTC).
+        open_complaints: its complaints and feedback still open or in progress, oldest first.
     """
 
     customer: Customer
@@ -107,6 +109,7 @@ class Customer360:
     open_opportunities: tuple[Opportunity, ...]
     credit: CreditStanding | None
     at: pendulum.DateTime
+    open_complaints: tuple[Complaint, ...] = ()
 
     @property
     def contacts(self) -> list[Contact]:
@@ -235,6 +238,7 @@ def customer_360(
         open_opportunities=tuple(deals),
         credit=credit,
         at=moment,
+        open_complaints=tuple(uow.complaints.open_for(customer.id)),
     )
 
 
