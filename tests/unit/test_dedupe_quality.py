@@ -6,6 +6,7 @@ swapped names, other legal forms and regions, full-width letters, missing fields
 
 from __future__ import annotations
 
+from collections import Counter
 from uuid import UUID
 
 from crmkit.customers import CustomerKind, compare_all_pairs, find_duplicates
@@ -36,6 +37,30 @@ def test_the_generator_is_repeatable_and_its_truth_is_ordered_pairs_of_its_custo
     assert all(a < b and a in ids and b in ids for a, b in first.true_pairs)
     assert {c.kind for c in first.customers} == set(CustomerKind)
     assert generate_duplicates(300, seed=6).true_pairs != first.true_pairs
+
+
+def test_unrelated_generated_companies_never_share_a_registered_name() -> None:
+    # A Latin name is unique in the data, a Chinese one within its city (named in front of
+    # it) and trade: two companies of one such name are copies of one original.
+    data = generate_duplicates(20_000, seed=2)
+    named: dict[str, list[UUID]] = {}
+    for c in data.customers:
+        if c.kind is CustomerKind.COMPANY and (c.name.isascii() or c.name[2:3] == "市"):
+            named.setdefault(c.name, []).append(c.id)
+    shared = [ids for ids in named.values() if len(ids) > 1]
+    assert shared  # copies that kept the name
+    for ids in shared:
+        assert all((min(a, b), max(a, b)) in data.true_pairs for a in ids for b in ids if a != b)
+
+
+def test_common_names_are_common_and_most_are_not() -> None:
+    # Names are weighted by rank as in life: 王 and Smith often, most names seldom.
+    data = generate_duplicates(5000, seed=2)
+    persons = [c.name for c in data.customers if c.kind is CustomerKind.PERSON]
+    surnames = Counter(n[0] for n in persons if not n.isascii())
+    assert surnames.most_common(1)[0][0] in "王李张"
+    names = Counter(persons)
+    assert sum(1 for n in names.values() if n == 1) > len(names) / 2
 
 
 def test_quality_counts_pairs_in_either_order() -> None:

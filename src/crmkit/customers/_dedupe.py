@@ -208,7 +208,7 @@ class DuplicateRules(Validated):
     blocking: frozenset[BlockingKey] = attrs.field(
         default=frozenset(BlockingKey), converter=as_frozenset, metadata=check(_blocking)
     )
-    window: int = attrs.field(default=8, metadata=check(bounded_int(2, 1000)))
+    window: int = attrs.field(default=11, metadata=check(bounded_int(2, 1000)))
     max_block: int = attrs.field(default=200, metadata=check(bounded_int(2, 100_000)))
     email_aliases: bool = attrs.field(default=False, metadata=check(_bool))
     name_frequency: bool = attrs.field(default=True, metadata=check(_bool))

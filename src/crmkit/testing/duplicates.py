@@ -6,8 +6,11 @@ way duplicates arise: typed again with a typo (a letter inserted, dropped, swapp
 or replaced), given and family names swapped, legal forms and region prefixes written another
 way (``有限公司`` and ``有限责任公司``, ``深圳市`` dropped, ``（深圳）`` added), full-width
 letters, upper case, and fields left out (phone, email, address, birthday). Different customers
-share names as real ones do (many people are called 王伟). `quality` scores what a finder found
-against the truth::
+share names as real ones do: names are drawn with weights falling by rank, so many people are
+called 王伟 or James Smith and few 杜瀚; companies do not share a registered name (a Chinese one
+is unique within its city and trade, a Latin one within the data), though two Chinese companies
+of different cities may share their trade name. `quality` scores what a finder found against
+the truth::
 
     from crmkit.customers import find_duplicates
     from crmkit.testing.duplicates import generate_duplicates, quality
@@ -22,6 +25,7 @@ against the truth::
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import uuid
 from collections.abc import Iterable
@@ -140,9 +144,13 @@ _CITIES = (
     ("长沙", "湖南", "4100"),
     ("天津", "", "3000"),
 )
+# Trade names (字号) are two of these: real ones draw on thousands of characters, so that
+# unrelated companies seldom share one (and, within one city and trade, never).
 _BRAND = (
-    "云杉华兴恒通达利源泰丰瑞德新宇博远中天信诚鼎盛金海明阳创星凯旋嘉禾永安宏图卓越"
-    "东方正大联合光明长城银河飞腾天成志远汇通海纳百川启航众合盈科睿智安捷锦程"
+    "云杉华兴恒通达利源泰丰瑞德新宇博远中天信诚鼎盛金海明阳创星凯旋嘉禾永安宏图卓越东方正大联"
+    "合光长城银河飞腾成志汇纳百川启航众盈科睿智捷锦程鑫隆昌旺发祥福富贵荣美佳乐康健宁和顺广聚"
+    "益群力豪强威鸿辉煌骏驰龙凤麒麟晟昊峰森林泽润江湖山石晶玉铜钢宝亚洲环球万家世纪夏神州九三"
+    "四五八朗"
 )
 _LATIN_BRAND = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # brands such as "KD" or "3E"
 _INDUSTRY = (
@@ -171,21 +179,45 @@ _TRADES = (
 )  # fmt: skip
 _LATIN_SUFFIX = ("Co., Ltd.", "Ltd", "Limited", "Inc.", "GmbH", "LLC", "AG", "S.A.", "Corp.")
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
-_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞文辉建国志宏海燕晨宇"
+# Given-name characters, the most common first, drawn with weights falling by rank (as in
+# life: 伟 is far more common than 瀚). Drawn from 40 equally, every one-character given name
+# would be as common as 王伟, China's most common name, and strangers would share names far
+# more often than they do.
+_GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞文辉建国志宏海燕晨宇婷雪琳欣"
+    "怡佳嘉俊浩然子涵梓轩博昊天睿思雨萱诗琪晓东春梅冬云龙凤亮斌峰波兵鑫林森彬琦璐瑶颖倩慧丹蕾"
+    "薇莉莹婉晶佩淑珍洁琴瑞凯旭阳帆航宁安康乐悦昕彤彦钧霖铭哲瀚逸晖炜"
+)
+_GIVEN_WEIGHTS = tuple(itertools.accumulate(1 / (rank + 10) for rank in range(len(_GIVEN))))
 _FIRST = (
     "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David",
     "Elizabeth", "William", "Barbara", "Thomas", "Susan", "Daniel", "Jessica", "Anna", "Peter",
     "Laura", "Markus", "Sophie", "Lukas", "Emma", "Paul", "Julia", "Felix", "Marie", "Jonas",
     "Clara", "Oliver", "Hannah", "Elias", "Lena", "Noah", "Mia", "Leon", "Nina", "Tom", "Sara",
-    "Max",
+    "Max", "Charles", "Karen", "Joseph", "Nancy", "Christopher", "Lisa", "Matthew", "Betty",
+    "Andrew", "Sandra", "Joshua", "Ashley", "Kevin", "Emily", "Brian", "Michelle", "George",
+    "Amanda", "Stefan", "Katharina", "Andreas", "Sabine", "Tobias", "Johanna", "Florian", "Lea",
+    "Sebastian", "Greta", "Moritz", "Frieda", "Henrik", "Ida", "Anton", "Luisa", "Jakob", "Mila",
+    "Vincent", "Charlotte", "Adrian", "Nora",
 )  # fmt: skip
 _LAST = (
     "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson",
     "Taylor", "Thomas", "Moore", "Martin", "Jackson", "White", "Harris", "Clark", "Lewis",
     "Walker", "Young", "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner",
     "Becker", "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Braun",
-    "Zimmermann", "Krüger", "Hartmann", "Lange",
+    "Zimmermann", "Krüger", "Hartmann", "Lange", "Allen", "King", "Wright", "Scott", "Torres",
+    "Hill", "Green", "Adams", "Baker", "Nelson", "Carter", "Mitchell", "Roberts", "Turner",
+    "Phillips", "Campbell", "Parker", "Evans", "Edwards", "Collins", "Schmitt", "Werner",
+    "Schwarz", "Krause", "Meier", "Lehmann", "Schmid", "Schulze", "Maier", "Köhler", "Herrmann",
+    "König", "Walter", "Mayer", "Huber", "Kaiser", "Fuchs", "Peters", "Lang", "Scholz",
 )  # fmt: skip
+# Names are drawn with weights falling by rank, the lists' first (most common) names the most
+# often, as in life: Smith and 王 are common, Scholz and 杜 less so. Drawn equally from few
+# names, every name would be as common as the most common one, and strangers would share full
+# names far more often than they do.
+_SURNAME_WEIGHTS = tuple(itertools.accumulate(1 / (rank + 6) for rank in range(len(_SURNAMES))))
+_FIRST_WEIGHTS = tuple(itertools.accumulate(1 / (rank + 10) for rank in range(len(_FIRST))))
+_LAST_WEIGHTS = tuple(itertools.accumulate(1 / (rank + 10) for rank in range(len(_LAST))))
 _STREETS_CN = ("科技园路", "深南大道", "人民路", "解放路", "中山路", "建设路", "文化路", "和平路")
 _STREETS_EN = ("High Street", "Station Road", "Main Street", "Park Avenue", "Church Lane")
 _MAIL_HOSTS = ("gmail.com", "outlook.com", "163.com", "qq.com", "example.com")
@@ -212,6 +244,10 @@ class _Maker:
         self.rng = rng
         self.phones: set[str] = set()
         self.serial = 0
+        # Registered company names are unique: a Chinese one within its city's registry (for
+        # its trade), a Latin one within the CRM (trade names are protected). Unrelated
+        # companies of one name are drawn again (see `_unique`).
+        self.company_names: set[tuple[str, ...]] = set()
 
     def phone(self) -> str:
         while True:
@@ -244,22 +280,32 @@ class _Maker:
         if roll < 0.88:  # noqa: PLR2004
             name = self._chinese_person()
             return self._person(name, chinese=True)
-        return self._person(f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", chinese=False)
+        return self._person(self._latin_person(), chinese=False)
+
+    def _latin_person(self) -> str:
+        rng = self.rng
+        [first] = rng.choices(_FIRST, cum_weights=_FIRST_WEIGHTS)
+        [last] = rng.choices(_LAST, cum_weights=_LAST_WEIGHTS)
+        return f"{first} {last}"
 
     def _chinese_person(self) -> str:
         rng = self.rng
-        given = "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
-        return rng.choice(_SURNAMES) + given
+        given = "".join(rng.choices(_GIVEN, cum_weights=_GIVEN_WEIGHTS, k=rng.choice((1, 2, 2))))
+        return rng.choices(_SURNAMES, cum_weights=_SURNAME_WEIGHTS)[0] + given
 
     def _chinese_company(self) -> _Original:
         rng = self.rng
         address, city = self.address(chinese=True)
-        if rng.random() < 0.1:  # noqa: PLR2004
-            core = "".join(rng.choices(_LATIN_BRAND, k=rng.choice((2, 3))))
-        else:
-            core = "".join(rng.sample(_BRAND, 2))
+        while True:
+            if rng.random() < 0.1:  # noqa: PLR2004
+                core = "".join(rng.choices(_LATIN_BRAND, k=rng.choice((2, 3))))
+            else:
+                core = "".join(rng.sample(_BRAND, 2))
+            industry = rng.choice(_INDUSTRY)
+            if self._unique(city, core, industry):
+                break
         prefix = f"{city}市" if rng.random() < 0.7 else ""  # noqa: PLR2004
-        parts = (prefix, core, rng.choice(_INDUSTRY), rng.choice(_SUFFIX), city)
+        parts = (prefix, core, industry, rng.choice(_SUFFIX), city)
         return _Original(
             kind=CustomerKind.COMPANY,
             name="".join(parts[:4]),
@@ -274,18 +320,28 @@ class _Maker:
     def _latin_company(self) -> _Original:
         rng = self.rng
         address, _ = self.address(chinese=False)
-        core = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {rng.choice(_TRADES)}"
+        while True:
+            core = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {rng.choice(_TRADES)}"
+            if self._unique(core):
+                break
         suffix = rng.choice(_LATIN_SUFFIX)
         return _Original(
             kind=CustomerKind.COMPANY,
             name=f"{core} {suffix}",
-            contact=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+            contact=self._latin_person(),
             phone=self.phone() if rng.random() < 0.9 else None,  # noqa: PLR2004
             email=self.email("sales") if rng.random() < 0.7 else None,  # noqa: PLR2004
             address=address if rng.random() < 0.8 else None,  # noqa: PLR2004
             birthday=None,
             parts=(core, suffix),
         )
+
+    def _unique(self, *name: str) -> bool:
+        """Whether no company registered so far has this `name`; it is taken if not."""
+        if name in self.company_names:
+            return False
+        self.company_names.add(name)
+        return True
 
     def _person(self, name: str, *, chinese: bool) -> _Original:
         rng = self.rng
