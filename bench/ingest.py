@@ -116,6 +116,7 @@ def raw_insert(connection: sqlite3.Connection, customers: Sequence[Customer]) ->
                 c.timezone,
                 c.birthday.isoformat() if c.birthday else None,
                 _encode(details),
+                c.external_id,
             )
         )
         for position, p in enumerate(c.contacts):
@@ -137,6 +138,7 @@ def raw_insert(connection: sqlite3.Connection, customers: Sequence[Customer]) ->
                     p.reports_to.bytes if p.reports_to else None,
                     p.birthday.isoformat() if p.birthday else None,
                     _encode(person),
+                    p.external_id,
                 )
             )
             keys = {("phone", n.e164) for n in p.phones} | {
@@ -147,9 +149,9 @@ def raw_insert(connection: sqlite3.Connection, customers: Sequence[Customer]) ->
             )
     connection.execute("BEGIN IMMEDIATE")
     connection.executemany(
-        "INSERT INTO crmkit_customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", customer_rows
+        "INSERT INTO crmkit_customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", customer_rows
     )
-    connection.executemany("INSERT INTO crmkit_contacts VALUES (?,?,?,?,?,?,?,?,?)", contact_rows)
+    connection.executemany("INSERT INTO crmkit_contacts VALUES (?,?,?,?,?,?,?,?,?,?)", contact_rows)
     connection.executemany("INSERT INTO crmkit_contact_keys VALUES (?,?,?,?,?)", key_rows)
     connection.execute("COMMIT")
 
