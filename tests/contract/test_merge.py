@@ -544,3 +544,61 @@ def test_after_any_merge_nothing_names_b_and_counts_money_and_balances_add_up(
         ]
 
     law()
+
+
+def test_a_lead_converted_into_b_while_the_merge_runs_never_names_b_afterwards(
+    backend: Backend,
+) -> None:
+    # The conversion links the lead to one of B's contacts and writes nothing under B: it is
+    # the customer's lock, taken by the conversion, that makes it wait for (or fail on) the merge.
+    from crmkit.pipeline import Decision, convert_lead
+
+    crm = backend.fresh()
+    with crm.unit_of_work(actor="li") as uow:
+        a = build(uow, "Acme", Shape(account=None))
+        b = build(uow, "Globex", Shape(account=None))
+        lead = Lead(name="赵磊", source="website", phones=[PHONE], created_at=AT)
+        lead.assign(Decision.manual("li", "met at the fair"), at=AT)
+        uow.leads.add(lead)
+
+    def convert(uow: UnitOfWork) -> None:
+        convert_lead(
+            uow,
+            lead.id,
+            existing_customer_id=b.id,
+            existing_contact_id=b.contacts[0].id,
+            log_follow_ups=False,
+        )
+
+    merging = crm.unit_of_work(actor="li")
+    merge_customers(merging, into=a.id, merged=b.id)
+    if backend.name == "memory":  # never waits: the conversion's commit fails instead
+        converting = crm.unit_of_work(actor="wang")
+        convert(converting)
+        merging.commit()
+        with pytest.raises(crmkit.errors.ConcurrencyError):
+            converting.commit()
+    else:  # the conversion waits for the merge's lock, then finds B gone
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with crm.unit_of_work(actor="wang") as uow:
+                    convert(uow)
+            except crmkit.errors.CrmkitError as e:
+                failed.append(e)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(0.5)
+        merging.commit()
+        worker.join(30)
+        assert not worker.is_alive()
+        assert [type(e) for e in failed] == [crmkit.errors.NotFound]
+    with crm.unit_of_work(actor="li", read_only=True) as uow:
+        assert uow.leads.get(lead.id).customer_id is None
+        assert uow.leads.for_customer(b.id) == []
+    # Converted again, into the survivor now.
+    with crm.unit_of_work(actor="wang") as uow:
+        done = convert_lead(uow, lead.id, existing_customer_id=a.id, log_follow_ups=False)
+    assert done.customer.id == a.id

@@ -439,7 +439,9 @@ def _customer(
 ) -> Customer:
     """The customer the lead becomes: the existing one, the one given, or one built."""
     if existing_id is not None:
-        return uow.customers.get(existing_id)
+        # Locked, though the conversion may write nothing under it (a lead linked to one of
+        # its contacts): a merge that removes it meanwhile must not leave the lead naming it.
+        return uow.customers.lock(existing_id)
     if given is not None:
         # A copy: the caller's object stays as it was, so a retry (`crm.run`) may pass it again.
         return attrs.evolve(
