@@ -55,7 +55,7 @@ from crmkit.credit._ledger import (
     _reference,
 )
 from crmkit.credit._ledger_events import InvoiceOverdue, PaymentReceived
-from crmkit.customers._model import _uuid
+from crmkit.customers._arguments import an_id as _an_id
 from crmkit.errors import ConcurrencyError, DuplicateError, ValidationError
 
 if TYPE_CHECKING:
@@ -76,14 +76,6 @@ __all__ = [
 ]
 
 # --- argument checks ------------------------------------------------------------------------------
-
-
-def _an_id(value: object, name: str) -> UUID:
-    problem = _uuid(value)
-    if problem is not None:
-        raise ValidationError.of(name, problem)
-    assert isinstance(value, UUID)  # noqa: S101 (checked above)
-    return value
 
 
 def _a_key(value: object) -> str:

@@ -57,7 +57,6 @@ from crmkit.credit._ledger_events import CreditBlocked, CreditOverridden, Credit
 from crmkit.credit._ledger_services import (
     _a_date,
     _a_key,
-    _an_id,
     _begin,
     _digest,
     _in_currency,
@@ -65,6 +64,7 @@ from crmkit.credit._ledger_services import (
     _positive,
 )
 from crmkit.credit._policy import CreditPolicy, PaymentHistory, TemporaryIncrease, credit_limit
+from crmkit.customers._arguments import an_id as _an_id
 from crmkit.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ import attrs
 
 from crmkit._clock import to_utc
 from crmkit._validation import ON_SETATTR, Validated, bounded_int, check, shown
+from crmkit.customers._arguments import an_id as _an_id
 from crmkit.customers._model import _timezone, _uuid, version_check
 from crmkit.errors import ConcurrencyError, DuplicateError, Issue, NotFound, ValidationError
 from crmkit.pipeline._assignment import (
@@ -99,14 +100,6 @@ class AssignmentBook(Validated):
 
 
 # --- argument checks ------------------------------------------------------------------------------
-
-
-def _an_id(value: object, name: str) -> UUID:
-    problem = _uuid(value)
-    if problem is not None:
-        raise ValidationError.of(name, problem)
-    assert isinstance(value, UUID)  # noqa: S101 (checked above)
-    return value
 
 
 def _lead_ids(values: object) -> list[UUID]:
